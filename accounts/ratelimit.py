@@ -1,0 +1,121 @@
+"""Rolling-window request counters, shared by every web process through Redis.
+
+The window is kept as one counter per second (a Redis hash of at most `window` fields); a request is granted
+only if the counters of the last `window` seconds plus its cost stay within the limit. That allows bursts of
+the whole budget and never grants more than `limit` in any `window` seconds (at one-second resolution).
+The check-and-increment is one Lua script, so concurrent requests cannot both take the last slot.
+"""
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+import redis
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after: int  # seconds until a refused request could succeed; 0 when allowed
+
+
+class RateCounter(Protocol):
+    def hit(self, key: str, *, limit: int, window: int = 60, cost: int = 1) -> Decision: ...
+
+
+def _retry_after(buckets: list[tuple[int, int]], *, now: int, window: int, excess: int) -> int:
+    """Seconds until enough of the oldest buckets leave the window to free `excess` slots."""
+    freed = 0
+    for second, count in sorted(buckets):
+        freed += count
+        if freed >= excess:
+            return max(1, second + window - now)
+    return window
+
+
+_HIT_SCRIPT = """
+local now = tonumber(redis.call('TIME')[1])
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local fields = redis.call('HGETALL', KEYS[1])
+local used = 0
+local live = {}
+for i = 1, #fields, 2 do
+  local second = tonumber(fields[i])
+  local count = tonumber(fields[i + 1])
+  if second <= now - window then
+    redis.call('HDEL', KEYS[1], fields[i])
+  else
+    used = used + count
+    table.insert(live, {second, count})
+  end
+end
+if used + cost > limit then
+  table.sort(live, function(a, b) return a[1] < b[1] end)
+  local excess = used + cost - limit
+  local freed = 0
+  local retry = window
+  for _, bucket in ipairs(live) do
+    freed = freed + bucket[2]
+    if freed >= excess then
+      retry = math.max(1, bucket[1] + window - now)
+      break
+    end
+  end
+  return {0, math.max(0, limit - used), retry}
+end
+redis.call('HINCRBY', KEYS[1], now, cost)
+redis.call('EXPIRE', KEYS[1], window + 1)
+return {1, limit - used - cost, 0}
+"""
+
+
+class RedisRateCounter:
+    def __init__(self, client: redis.Redis) -> None:
+        self._script = client.register_script(_HIT_SCRIPT)
+
+    def hit(self, key: str, *, limit: int, window: int = 60, cost: int = 1) -> Decision:
+        allowed, remaining, retry = self._script(keys=[f"sesame:rl:{key}"], args=[limit, window, cost])
+        return Decision(bool(allowed), limit, int(remaining), int(retry))
+
+
+class LocalRateCounter:
+    """The embedded default (no Redis): the same algorithm in process memory, for a single web process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[str, dict[int, int]] = defaultdict(dict)
+
+    def hit(self, key: str, *, limit: int, window: int = 60, cost: int = 1) -> Decision:
+        now = int(time.time())
+        with self._lock:
+            buckets = self._buckets[key]
+            for second in [s for s in buckets if s <= now - window]:
+                del buckets[second]
+            used = sum(buckets.values())
+            if used + cost > limit:
+                retry = _retry_after(list(buckets.items()), now=now, window=window, excess=used + cost - limit)
+                return Decision(False, limit, max(0, limit - used), retry)
+            buckets[now] = buckets.get(now, 0) + cost
+            return Decision(True, limit, limit - used - cost, 0)
+
+
+@cache
+def redis_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+
+
+@cache
+def _counter_for(redis_url: str) -> RateCounter:
+    return RedisRateCounter(redis_client(redis_url)) if redis_url else LocalRateCounter()
+
+
+def rate_counter() -> RateCounter:
+    return _counter_for(settings.REDIS_URL)

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class ConfigConfig(AppConfig):
+    """Project-wide pieces that belong to no domain: start-up checks, health, API conventions, `up`."""
+
+    name = "config"
+    verbose_name = "Sesame"
+
+    def ready(self) -> None:
+        from config import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,11 @@
+"""The Celery app. Tasks live in each app's tasks.py; the beat schedule lives in config/settings/celery.py."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+app = Celery("sesame")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

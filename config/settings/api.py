@@ -1,0 +1,35 @@
+from config.env import env_int
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasFullScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.AccountRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.CreatedCursorPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DATETIME_FORMAT": "iso-8601",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sesame API",
+    "DESCRIPTION": (
+        "Self-hosted messaging on Amazon SES and SNS. Authenticate every call with "
+        "`Authorization: Bearer <token>`. Validation errors answer 422 with "
+        '`{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`; every response carries '
+        "`x-ratelimit-limit` and `x-ratelimit-remaining`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
+
+# Seconds between writes of ApiToken.last_used_at: recording every request would turn reads into writes.
+SESAME_TOKEN_LAST_USED_RESOLUTION = env_int("SESAME_TOKEN_LAST_USED_RESOLUTION", 60)
