@@ -19,6 +19,7 @@ else:
         "data_folder_in": str(BROKER_SPOOL_DIR / "queue"),
         "data_folder_out": str(BROKER_SPOOL_DIR / "queue"),
         "processed_folder": str(BROKER_SPOOL_DIR / "processed"),
+        "control_folder": str(BROKER_SPOOL_DIR / "control"),
         "store_processed": False,
     }
 

@@ -54,7 +54,7 @@ class Command(BaseCommand):
 
     def _prepare_directories(self) -> None:
         Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
-        for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
             folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
             if folder:
                 Path(str(folder)).mkdir(parents=True, exist_ok=True)
