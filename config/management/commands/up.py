@@ -83,6 +83,12 @@ class Command(BaseCommand):
             for name, command in commands.items()
         }
 
+    def _pool_options(self) -> list[str]:
+        if settings.REDIS_URL:
+            return ["--concurrency", str(settings.CELERY_WORKER_CONCURRENCY)]
+        # Without Redis, send buckets and rate counters live in process memory: one process, many threads.
+        return ["--pool", "threads", "--concurrency", str(max(4, settings.CELERY_WORKER_CONCURRENCY * 4))]
+
     def _supervise(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
         stopping = False
 
