@@ -123,6 +123,27 @@ class AwsConnection(models.Model):
     secret_access_key = EncryptedTextField(blank=True)
     is_default = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
+
+    # Sending rate: SES's own limit (GetSendQuota, refreshed periodically), an operator override, and the
+    # factor reputation protection applies (1 = full speed, 0 = paused).
+    max_send_rate = models.FloatField(default=1.0, help_text="Recipients per second SES allows (GetSendQuota).")
+    max_24_hour_send = models.FloatField(default=200.0, help_text="SES's rolling 24-hour recipient quota.")
+    send_quota_refreshed_at = models.DateTimeField(null=True, blank=True)
+    send_rate_override = models.FloatField(
+        null=True, blank=True, help_text="Recipients per second to use instead of SES's max send rate."
+    )
+    send_rate_factor = models.FloatField(
+        default=1.0, help_text="Set by reputation protection: 1 = full speed, below 1 = throttled, 0 = paused."
+    )
+    sending_held_until = models.DateTimeField(
+        null=True, blank=True, help_text="SES's daily quota is spent: nothing is sent before this time."
+    )
+
+    # Event plumbing provisioned in the customer's AWS account.
+    configuration_set_name = models.CharField(max_length=64, blank=True)
+    sns_topic_arn = models.CharField("SNS topic ARN", max_length=255, blank=True)
+    provisioned_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -147,3 +168,13 @@ class AwsConnection(models.Model):
     @property
     def uses_role(self) -> bool:
         return bool(self.role_arn)
+
+    @property
+    def effective_send_rate(self) -> float:
+        """Recipients per second the dispatcher may send on this connection right now."""
+        base = self.send_rate_override if self.send_rate_override is not None else self.max_send_rate
+        return max(0.0, base * self.send_rate_factor)
+
+    @property
+    def configuration_set(self) -> str:
+        return self.configuration_set_name or f"sesame-{str(self.pk)[:8]}"

@@ -1,0 +1,99 @@
+"""boto3 clients for an AWS connection: the one place credentials are turned into clients.
+
+Role connections call STS AssumeRole with the account's external id and reuse the temporary credentials until
+five minutes before they expire; clients are cached per connection, service and credentials.
+"""
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from django.conf import settings
+
+from accounts.models import AwsConnection
+
+_REFRESH_MARGIN = timedelta(minutes=5)
+_CLIENT_CONFIG = Config(
+    retries={"max_attempts": 2, "mode": "standard"},
+    connect_timeout=5,
+    read_timeout=30,
+    max_pool_connections=64,
+)
+
+
+@dataclass(frozen=True)
+class _Credentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None
+    expires_at: datetime | None
+
+    def fresh(self) -> bool:
+        return self.expires_at is None or datetime.now(UTC) < self.expires_at - _REFRESH_MARGIN
+
+
+_lock = threading.Lock()
+_credentials: dict[str, _Credentials] = {}
+_clients: dict[tuple[str, str, str], Any] = {}
+
+
+def _endpoint() -> str | None:
+    return settings.SESAME_AWS_ENDPOINT_URL or None
+
+
+def _assume_role(connection: AwsConnection) -> _Credentials:
+    sts = boto3.client("sts", region_name=connection.region, endpoint_url=_endpoint(), config=_CLIENT_CONFIG)
+    response = sts.assume_role(
+        RoleArn=connection.role_arn,
+        RoleSessionName=f"sesame-{str(connection.pk)[:8]}",
+        ExternalId=connection.account.aws_external_id,
+        DurationSeconds=3600,
+    )
+    creds = response["Credentials"]
+    return _Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"], creds["Expiration"])
+
+
+def _credentials_for(connection: AwsConnection) -> _Credentials:
+    key = str(connection.pk)
+    cached = _credentials.get(key)
+    if cached is not None and cached.fresh():
+        return cached
+    if connection.uses_role:
+        fresh = _assume_role(connection)
+    else:
+        fresh = _Credentials(connection.access_key_id, connection.secret_access_key, None, None)
+    _credentials[key] = fresh
+    return fresh
+
+
+def client(connection: AwsConnection, service: str) -> Any:
+    """A boto3 client for `service` ("ses", "sns", "cloudwatch", ...) acting as this connection."""
+    with _lock:
+        creds = _credentials_for(connection)
+        key = (str(connection.pk), service, creds.access_key_id)
+        cached = _clients.get(key)
+        if cached is None:
+            for stale in [k for k in _clients if k[:2] == key[:2]]:  # clients of expired role credentials
+                del _clients[stale]
+            cached = boto3.client(
+                service,
+                region_name=connection.region,
+                aws_access_key_id=creds.access_key_id,
+                aws_secret_access_key=creds.secret_access_key,
+                aws_session_token=creds.session_token,
+                endpoint_url=_endpoint(),
+                config=_CLIENT_CONFIG,
+            )
+            _clients[key] = cached
+        return cached
+
+
+def forget(connection: AwsConnection) -> None:
+    """Drop cached credentials and clients, e.g. after the connection's keys or role change."""
+    with _lock:
+        _credentials.pop(str(connection.pk), None)
+        for key in [k for k in _clients if k[0] == str(connection.pk)]:
+            del _clients[key]

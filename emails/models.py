@@ -1,0 +1,202 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class Email(models.Model):
+    """One accepted email: the outbox row. Postgres is the queue; Redis only holds nudges and buckets."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        DELAYED = "delayed", "Delayed"
+        DELIVERED = "delivered", "Delivered"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+        SUPPRESSED = "suppressed", "Suppressed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # Waiting to be sent: the dispatcher's claim query and the cancel action only look at these.
+    WAITING = (Status.SCHEDULED, Status.QUEUED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="emails")
+    connection = models.ForeignKey("accounts.AwsConnection", on_delete=models.PROTECT, related_name="emails")
+    client_email_id = models.CharField(max_length=255, null=True, blank=True)
+
+    from_address = models.CharField(max_length=998)
+    to_address = models.CharField(max_length=998)
+    cc = models.JSONField(default=list, blank=True)
+    bcc = models.JSONField(default=list, blank=True)
+    reply_to = models.CharField(max_length=998, blank=True)
+    subject = models.TextField()
+    # Bodies and attachments are dropped (set to null) once the email falls outside the plan's storage limit.
+    html_body = models.TextField(null=True, blank=True)
+    text_body = models.TextField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    attachments = models.JSONField(default=list, blank=True, null=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    dropped_recipients = models.JSONField(
+        default=list, blank=True, help_text="Recipients removed at accept time, with the reason."
+    )
+
+    priority = models.PositiveSmallIntegerField(default=50)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    scheduled_for = models.DateTimeField(null=True, blank=True, help_text="schedule_send_at, when given.")
+    send_at = models.DateTimeField(help_text="When the email becomes due: scheduled_for, or when it was accepted.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a dispatcher took it for sending.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    ses_message_id = models.CharField(max_length=255, null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
+    size_bytes = models.PositiveIntegerField(default=0, help_text="Size of the MIME message.")
+    resent_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resends"
+    )
+    body_pruned_at = models.DateTimeField(null=True, blank=True)
+
+    # Outcomes reported by SES events (the events app keeps them current).
+    recipient_outcomes = models.JSONField(default=dict, blank=True, help_text="address -> strongest outcome")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    open_count = models.PositiveIntegerField(default=0)
+    click_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "client_email_id"],
+                condition=Q(client_email_id__isnull=False),
+                name="email_unique_client_email_id",
+            ),
+            models.UniqueConstraint(
+                fields=["ses_message_id"], condition=Q(ses_message_id__isnull=False), name="email_unique_ses_id"
+            ),
+            models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=100), name="email_priority_1_100"),
+        ]
+        indexes = [
+            # The dispatcher's claim: due work of one connection, strictly by priority then due time.
+            models.Index(
+                fields=["connection", "priority", "send_at"],
+                condition=Q(status__in=["scheduled", "queued"]),
+                name="email_waiting_by_priority",
+            ),
+            models.Index(fields=["send_at"], condition=Q(status="scheduled"), name="email_scheduled_due"),
+            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="email_sending_claimed"),
+            models.Index(fields=["account", "-created_at"], name="email_account_newest"),
+            models.Index(fields=["account", "status", "-created_at"], name="email_account_status_newest"),
+            models.Index(fields=["account", "to_address"], name="email_account_to"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject[:60]} → {self.to_address}"
+
+    @property
+    def pendable_id(self) -> uuid.UUID:
+        return self.id
+
+    @property
+    def recipients(self) -> list[str]:
+        return [self.to_address, *self.cc, *self.bcc]
+
+
+class Suppression(models.Model):
+    """An address this account never sends to again (until an operator or the API removes it)."""
+
+    class Reason(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", "Hard bounce"
+        COMPLAINT = "complaint", "Complaint"
+        MANUAL = "manual", "Manual"
+        UNSUBSCRIBE = "unsubscribe", "Unsubscribe"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="suppressions")
+    address = models.CharField(max_length=320, help_text="Lower-cased email address.")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    source_email = models.ForeignKey(Email, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [models.UniqueConstraint(fields=["account", "address"], name="suppression_unique_address")]
+        indexes = [models.Index(fields=["account", "-created_at"], name="suppression_account_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.reason})"
+
+
+class BlockedDomain(models.Model):
+    """A recipient domain this account refuses, on top of the shipped disposable-domain list."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="blocked_domains")
+    domain = models.CharField(max_length=253)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("domain",)
+        constraints = [models.UniqueConstraint(fields=["account", "domain"], name="blocked_domain_unique")]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class Identity(models.Model):
+    """A sender identity (domain or address) of one AWS connection, with its cached verification state."""
+
+    class Kind(models.TextChoices):
+        DOMAIN = "domain", "Domain"
+        ADDRESS = "address", "Email address"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        VERIFIED = "verified", "Verified"
+        FAILED = "failed", "Failed"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="identities")
+    connection = models.ForeignKey("accounts.AwsConnection", on_delete=models.CASCADE, related_name="identities")
+    name = models.CharField(max_length=320, help_text="example.com or sender@example.com, lower-cased.")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    dkim_tokens = models.JSONField(default=list, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name_plural = "identities"
+        constraints = [models.UniqueConstraint(fields=["connection", "name"], name="identity_unique_per_connection")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def dkim_records(self) -> list[tuple[str, str, str]]:
+        """The CNAME records to publish: (name, type, value)."""
+        if self.kind != self.Kind.DOMAIN:
+            return []
+        return [(f"{t}._domainkey.{self.name}", "CNAME", f"{t}.dkim.amazonses.com") for t in self.dkim_tokens]
+
+
+class SimulatedMessage(models.Model):
+    """What the local SES simulator 'sent': the raw MIME, kept for the admin to show."""
+
+    message_id = models.CharField(max_length=255, unique=True)
+    email = models.ForeignKey(Email, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    connection = models.ForeignKey("accounts.AwsConnection", on_delete=models.CASCADE, related_name="+")
+    destinations = models.JSONField(default=list)
+    raw = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return self.message_id
