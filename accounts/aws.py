@@ -78,7 +78,7 @@ def client(connection: AwsConnection, service: str) -> Any:
         if cached is None:
             for stale in [k for k in _clients if k[:2] == key[:2]]:  # clients of expired role credentials
                 del _clients[stale]
-            cached = boto3.client(
+            cached = boto3.client(  # type: ignore[call-overload]
                 service,
                 region_name=connection.region,
                 aws_access_key_id=creds.access_key_id,
@@ -97,3 +97,10 @@ def forget(connection: AwsConnection) -> None:
         _credentials.pop(str(connection.pk), None)
         for key in [k for k in _clients if k[0] == str(connection.pk)]:
             del _clients[key]
+
+
+def forget_all() -> None:
+    """Drop every cached credential and client (tests switch AWS mocks between cases)."""
+    with _lock:
+        _credentials.clear()
+        _clients.clear()

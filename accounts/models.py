@@ -31,7 +31,9 @@ class Account(models.Model):
     aws_external_id = models.CharField(
         "AWS external id", max_length=14, unique=True, default=generate_external_id, editable=False
     )
-    members: "models.ManyToManyField[Any, Any]" = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="accounts")
+    members: "models.ManyToManyField[Any, Any]" = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="accounts"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -4,4 +4,7 @@ from django.urls import include, path
 
 urlpatterns: list = [
     path("", include("accounts.urls")),
+    path("", include("contacts.urls")),
+    path("", include("emails.urls")),
+    path("", include("events.urls")),
 ]

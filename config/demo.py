@@ -12,9 +12,11 @@ from django.db import transaction
 
 from accounts import services
 from accounts.models import Account, ApiToken, AwsConnection, Membership
+from emails import services as email_services
 
 DEMO_USERNAME = "operator"
 DEMO_ACCOUNT_NAME = "Demo"
+DEMO_SENDER_DOMAIN = "example.com"
 
 
 @dataclass
@@ -59,11 +61,28 @@ def _still_valid(credentials: DemoCredentials) -> bool:
     )
 
 
+def _ensure_sending(account: Account) -> None:
+    connection = AwsConnection.objects.filter(account=account, is_default=True).first()
+    if connection is None:
+        connection = services.aws_connection_create(
+            account=account,
+            identifier="default",
+            region=settings.SESAME_DEFAULT_AWS_REGION,
+            role_arn="arn:aws:iam::000000000000:role/sesame-simulator",
+            is_default=True,
+        )
+    if settings.SESAME_AWS_MODE == "simulator":
+        # The simulator verifies at once; the README's first curl sends from this domain.
+        email_services.identity_add(connection=connection, name=DEMO_SENDER_DOMAIN)
+        email_services.connection_refresh_send_quota(connection=connection)
+
+
 @transaction.atomic
 def demo_ensure() -> DemoCredentials:
     """Reuse the saved demo login and token while they still work; otherwise create fresh ones."""
     saved = _load()
     if saved is not None and _still_valid(saved):
+        _ensure_sending(Account.objects.get(pk=saved.account_id))
         return saved
     user_model = get_user_model()
     password = secrets.token_urlsafe(12)
@@ -77,14 +96,7 @@ def demo_ensure() -> DemoCredentials:
         name=DEMO_ACCOUNT_NAME, plan_slug="paid", owner_email="owner@demo.sesame.local"
     )
     services.membership_add(account=account, user=user, role=Membership.Role.OWNER)
-    if not AwsConnection.objects.filter(account=account).exists():
-        services.aws_connection_create(
-            account=account,
-            identifier="default",
-            region=settings.SESAME_DEFAULT_AWS_REGION,
-            role_arn="arn:aws:iam::000000000000:role/sesame-simulator",
-            is_default=True,
-        )
+    _ensure_sending(account)
     _, token = services.api_token_create(account=account, name="Demo token", scopes=[ApiToken.Scope.FULL])
     credentials = DemoCredentials(username=DEMO_USERNAME, password=password, account_id=str(account.pk), token=token)
     _save(credentials)

@@ -3,6 +3,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.views import healthz
+from contacts.api.add_contact import AddContactApi
+from emails.api.emails import EmailViewSet
+from events.views import sns_webhook
 
 admin.site.site_header = "Sesame operator console"
 admin.site.site_title = "Sesame"
@@ -14,4 +17,9 @@ urlpatterns = [
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("config.api_urls")),
+    # Send With SES's contacts call, at its own path.
+    path("add-contact", AddContactApi.as_view(), name="add-contact"),
+    path("webhooks/sns/<str:connection_id>", sns_webhook, name="sns-webhook"),
+    # Pendable's clients post to /emails without a version prefix.
+    path("emails", EmailViewSet.as_view({"post": "create"}), name="email-create-pendable"),
 ]

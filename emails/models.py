@@ -57,9 +57,7 @@ class Email(models.Model):
     ses_message_id = models.CharField(max_length=255, null=True, blank=True)
     failure_reason = models.TextField(blank=True)
     size_bytes = models.PositiveIntegerField(default=0, help_text="Size of the MIME message.")
-    resent_from = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resends"
-    )
+    resent_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resends")
     body_pruned_at = models.DateTimeField(null=True, blank=True)
 
     # Outcomes reported by SES events (the events app keeps them current).

@@ -52,47 +52,105 @@ def client_for(api: Callable[..., APIClient], account: Account) -> APIClient:
     return result
 
 
+class ServiceProcess:
+    """A Celery worker or beat started by a test, in its own process group."""
+
+    def __init__(self, args: list[str], log: Any, env: dict[str, str]) -> None:
+        import subprocess
+
+        self.process = subprocess.Popen(  # noqa: S603
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def signal(self, signum: int) -> None:
+        import os
+
+        os.killpg(self.process.pid, signum)
+
+    def kill(self) -> None:
+        import signal
+
+        self.signal(signal.SIGKILL)
+        self.process.wait()
+
+    __call__ = kill
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        if self.process.poll() is not None:
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
 @pytest.fixture
-def celery_worker(transactional_db: Any, tmp_path: Any) -> Iterator[Callable[[], None]]:
-    """A real Celery worker process on the test database and Redis; tests using it must commit their data
-    (transactional_db). Yields a callable that kills the worker with SIGKILL (crash tests)."""
+def celery_env(transactional_db: Any) -> dict[str, str]:
+    """Environment for child processes: the test database (tests must commit: transactional_db) and Redis."""
     import os
-    import signal
-    import subprocess
-    import sys
-    import time
 
     from django.db import connection
 
-    from config.celery import app
-
     db = connection.settings_dict
-    env = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
+        "SESAME_AWS_MODE": settings.SESAME_AWS_MODE,
+        "SESAME_SWEEP_INTERVAL": "1",
     }
-    name = f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info", "-n", name,
-         "-Q", settings.SESAME_WORKER_QUEUES, "--concurrency", "2", "--without-gossip", "--without-mingle"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+
+
+@pytest.fixture
+def start_worker(celery_env: dict[str, str], tmp_path: Any) -> Iterator[Callable[..., ServiceProcess]]:
+    """start_worker(**env) -> a real Celery worker process, answering pings before this returns."""
+    import sys
+    import time
+
+    from config.celery import app
+
+    started: list[ServiceProcess] = []
+
+    def start(**extra_env: str) -> ServiceProcess:
+        name = f"test-{len(started)}-{time.monotonic_ns()}@localhost"
+        log = (tmp_path / f"worker-{len(started)}.log").open("ab")
+        worker = ServiceProcess(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info", "-n", name,
+             "-Q", settings.SESAME_WORKER_QUEUES, "--concurrency", "2", "--without-gossip", "--without-mingle"],
+            log, {**celery_env, **extra_env},
+        )
+        started.append(worker)
+        deadline = time.monotonic() + 30
+        while not app.control.ping(destination=[name], timeout=0.5):
+            if worker.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Celery worker did not start:\n{(tmp_path / 'worker-0.log').read_text()}")
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def celery_worker(start_worker: Callable[..., ServiceProcess]) -> ServiceProcess:
+    return start_worker()
+
+
+@pytest.fixture
+def celery_beat(celery_env: dict[str, str], tmp_path: Any) -> Iterator[ServiceProcess]:
+    """A real celery-beat process with the database scheduler and the schedule from settings."""
+    import sys
+
+    log = (tmp_path / "beat.log").open("ab")
+    beat = ServiceProcess(
+        [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "info",
+         "--pidfile", str(tmp_path / "beat.pid")],
+        log, celery_env,
     )
-    deadline = time.monotonic() + 30
-    while not app.control.ping(destination=[name], timeout=0.5):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"Celery worker did not start:\n{(tmp_path / 'worker.log').read_text()}")
-
-    def kill() -> None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-    yield kill
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    yield beat
+    beat.stop()

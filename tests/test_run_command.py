@@ -42,7 +42,7 @@ def running_sesame(tmp_path: Path):
         SESAME_SECRET_KEY="",
         SESAME_ENCRYPTION_KEY="",
     )
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603
         [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "up", "--bind", f"127.0.0.1:{port}"],
         env=env,
         stdout=(tmp_path / "up.log").open("wb"),

@@ -47,6 +47,14 @@ class RequestValidationError(exceptions.ValidationError):
         self.location = location
 
 
+class UnprocessableEntity(exceptions.ValidationError):
+    """Validation errors already in the {loc, msg, type} shape (from validators that build them directly)."""
+
+    def __init__(self, entries: list["ErrorEntry"]) -> None:
+        super().__init__([entry["msg"] for entry in entries])
+        self.entries = entries
+
+
 def error_entry(loc: Loc, msg: str, code: str) -> ErrorEntry:
     return {
         "loc": loc,
@@ -112,6 +120,8 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
                 )
             ]
         )
+    if isinstance(exc, UnprocessableEntity):
+        return validation_response(exc.entries)
     if isinstance(exc, exceptions.ValidationError):
         location = getattr(exc, "location", "body")
         return validation_response(flatten_errors(exc.detail, [location]))

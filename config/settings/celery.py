@@ -41,4 +41,27 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # The one place periodic work is declared. django-celery-beat copies these entries into its tables at beat
 # start-up, where operators can see and pause them in the admin.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "emails.tick": {"task": "emails.tasks.tick", "schedule": 1.0, "options": {"expires": 5}},
+    "emails.sweep-stale-sending": {
+        "task": "emails.tasks.sweep_stale_sending",
+        "schedule": float(env_int("SESAME_SWEEP_INTERVAL", 30)),
+    },
+    "emails.refresh-send-quotas": {"task": "emails.tasks.refresh_send_quotas", "schedule": 600.0},
+    "emails.refresh-identities": {"task": "emails.tasks.refresh_identities", "schedule": 600.0},
+    "emails.prune-bodies": {"task": "emails.tasks.prune_email_bodies", "schedule": 3600.0},
+    # events: finish stored SNS notifications, match early events, reputation ticks, outbound webhook retries
+    "events.sweep-notifications": {"task": "events.tasks.notifications_sweep", "schedule": 60.0},
+    "events.adopt-orphans": {"task": "events.tasks.orphan_events_adopt", "schedule": 60.0},
+    "events.reputation-check": {"task": "events.tasks.reputation_check_all", "schedule": 60.0},
+    "events.webhook-deliveries": {"task": "events.tasks.webhook_deliveries_sweep", "schedule": 30.0},
+}
+
+# Dispatch tuning: threads per dispatcher (overlap SES latency), dispatchers per connection (across workers),
+# and how long a claimed email may stay `sending` before the sweeper assumes its worker died.
+SESAME_DISPATCH_THREADS = env_int("SESAME_DISPATCH_THREADS", 16)
+SESAME_DISPATCHERS_PER_CONNECTION = env_int("SESAME_DISPATCHERS_PER_CONNECTION", 2)
+SESAME_DISPATCH_MAX_SECONDS = env_int("SESAME_DISPATCH_MAX_SECONDS", 30)
+SESAME_SENDING_STALE_AFTER = env_int("SESAME_SENDING_STALE_AFTER", 300)
+SESAME_MAX_SEND_ATTEMPTS = env_int("SESAME_MAX_SEND_ATTEMPTS", 10)
+SESAME_QUOTA_HOLD_SECONDS = env_int("SESAME_QUOTA_HOLD_SECONDS", 900)

@@ -1,0 +1,253 @@
+import uuid
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+
+from emails import services
+from emails.models import BlockedDomain, Email, Identity, SimulatedMessage, Suppression
+from events.models import EmailEvent
+
+
+class NoCountPaginator(Paginator):
+    """Big tables: never COUNT(*) millions of rows to draw page links."""
+
+    @cached_property
+    def count(self) -> int:
+        return 10**9
+
+
+class PriorityBandFilter(admin.SimpleListFilter):
+    title = "priority"
+    parameter_name = "band"
+    BANDS = {"high": (1, 20), "normal": (21, 60), "low": (61, 100)}
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("high", "High (1-20)"), ("normal", "Normal (21-60)"), ("low", "Low (61-100)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Email]) -> QuerySet[Email]:
+        band = self.BANDS.get(self.value() or "")
+        return queryset.filter(priority__range=band) if band else queryset
+
+
+class TagFilter(admin.SimpleListFilter):
+    """Typed tag filter (?tag=...): listing every tag would scan the whole table."""
+
+    title = "tag"
+    parameter_name = "tag"
+    template = "admin/emails/input_filter.html"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("", "")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Email]) -> QuerySet[Email]:
+        return queryset.filter(tags__contains=[self.value()]) if self.value() else queryset
+
+
+class EmailEventInline(admin.TabularInline):
+    model = EmailEvent
+    fk_name = "email"
+    extra = 0
+    can_delete = False
+    ordering = ("occurred_at",)
+    fields = ("occurred_at", "event_type", "source", "recipient", "detail")
+    readonly_fields = fields
+    verbose_name_plural = "Timeline"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Email)
+class EmailAdmin(admin.ModelAdmin):
+    list_display = (
+        "subject_short",
+        "to_address",
+        "status",
+        "priority",
+        "account",
+        "connection",
+        "send_at",
+        "sent_at",
+        "open_count",
+        "click_count",
+    )
+    list_filter = ("status", PriorityBandFilter, TagFilter, "connection__identifier", "created_at")
+    search_fields = ("=to_address", "=from_address", "subject", "=client_email_id", "=ses_message_id")
+    list_select_related = ("account", "connection")
+    raw_id_fields = ("account", "connection", "resent_from")
+    paginator = NoCountPaginator
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+    inlines = (EmailEventInline,)
+    actions = ("resend", "cancel")
+    readonly_fields = (
+        "id",
+        "rendered_html",
+        "text_preview",
+        "status",
+        "attempts",
+        "ses_message_id",
+        "sent_at",
+        "claimed_at",
+        "created_at",
+        "failure_reason",
+        "dropped_recipients",
+        "recipient_outcomes",
+        "delivered_at",
+        "opened_at",
+        "clicked_at",
+        "open_count",
+        "click_count",
+        "body_pruned_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("id", "account", "connection", "status", "priority", "client_email_id", "failure_reason")}),
+        ("Addresses", {"fields": ("from_address", "to_address", "cc", "bcc", "reply_to", "dropped_recipients")}),
+        ("Content", {"fields": ("subject", "rendered_html", "text_preview", "headers", "tags", "custom_fields")}),
+        (
+            "Delivery",
+            {
+                "fields": (
+                    "scheduled_for",
+                    "send_at",
+                    "created_at",
+                    "claimed_at",
+                    "sent_at",
+                    "attempts",
+                    "ses_message_id",
+                    "recipient_outcomes",
+                    "delivered_at",
+                    "opened_at",
+                    "clicked_at",
+                    "open_count",
+                    "click_count",
+                    "resent_from",
+                    "body_pruned_at",
+                )
+            },
+        ),
+    )
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Email], search_term: str) -> Any:
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        try:  # a pasted email id (pendable_id) finds that email too
+            email_id = uuid.UUID(search_term.strip())
+        except ValueError:
+            return results, may_have_duplicates
+        return results | queryset.filter(pk=email_id), may_have_duplicates
+
+    @admin.display(description="Subject", ordering="subject")
+    def subject_short(self, email: Email) -> str:
+        return email.subject[:70]
+
+    @admin.display(description="HTML body")
+    def rendered_html(self, email: Email) -> str:
+        if not email.html_body:
+            return "-"
+        # srcdoc is attribute-escaped by format_html; sandbox="" blocks scripts, forms and same-origin access.
+        return format_html(
+            '<iframe sandbox="" srcdoc="{}" style="width:100%;height:420px;border:1px solid #ccc;background:#fff">'
+            "</iframe>",
+            email.html_body,
+        )
+
+    @admin.display(description="Text body")
+    def text_preview(self, email: Email) -> str:
+        return format_html(
+            '<pre style="white-space:pre-wrap;max-height:420px;overflow:auto">{}</pre>', email.text_body or "-"
+        )
+
+    @admin.action(description="Resend selected emails")
+    def resend(self, request: HttpRequest, queryset: QuerySet[Email]) -> None:
+        done, problems = 0, []
+        for email in queryset.select_related("account", "connection"):
+            try:
+                services.email_resend(email=email)
+                done += 1
+            except Exception as exc:  # one bad row must not stop the others; the operator sees why
+                problems.append(f"{email.pk}: {exc}")
+        self.message_user(request, f"Resent {done} email(s).", messages.SUCCESS)
+        for problem in problems:
+            self.message_user(request, problem, messages.ERROR)
+
+    @admin.action(description="Cancel selected emails (only scheduled or queued)")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Email]) -> None:
+        cancelled = 0
+        for email in queryset.filter(status__in=Email.WAITING):
+            try:
+                services.email_cancel(email=email)
+                cancelled += 1
+            except services.NotCancellable:
+                continue
+        self.message_user(
+            request, f"Cancelled {cancelled} email(s); others were already on their way.", messages.SUCCESS
+        )
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ("address", "reason", "account", "source_email", "created_at")
+    list_filter = ("reason", "created_at")
+    search_fields = ("address", "account__name")
+    list_select_related = ("account",)
+    raw_id_fields = ("account", "source_email")
+    paginator = NoCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(BlockedDomain)
+class BlockedDomainAdmin(admin.ModelAdmin):
+    list_display = ("domain", "account", "created_at")
+    search_fields = ("domain", "account__name")
+    list_select_related = ("account",)
+    raw_id_fields = ("account",)
+    list_filter = ("created_at",)
+
+
+@admin.register(Identity)
+class IdentityAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "status", "account", "connection", "checked_at")
+    list_filter = ("status", "kind")
+    search_fields = ("name", "account__name")
+    list_select_related = ("account", "connection")
+    raw_id_fields = ("account", "connection")
+    readonly_fields = ("dns_records", "checked_at", "created_at")
+    actions = ("refresh",)
+
+    @admin.display(description="DNS records to publish")
+    def dns_records(self, identity: Identity) -> str:
+        rows = "".join(
+            format_html("<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td></tr>", name, kind, value)
+            for name, kind, value in identity.dkim_records
+        )
+        return format_html("<table>{}</table>", format_html(rows)) if rows else "-"
+
+    @admin.action(description="Refresh verification status from SES")
+    def refresh(self, request: HttpRequest, queryset: QuerySet[Identity]) -> None:
+        by_connection: dict[Any, list[Identity]] = {}
+        for identity in queryset.select_related("connection"):
+            by_connection.setdefault(identity.connection, []).append(identity)
+        for connection, identities in by_connection.items():
+            services.identity_refresh(connection=connection, identities=identities)
+        self.message_user(request, f"Refreshed {queryset.count()} identities.", messages.SUCCESS)
+
+
+@admin.register(SimulatedMessage)
+class SimulatedMessageAdmin(admin.ModelAdmin):
+    list_display = ("message_id", "destinations", "email", "created_at")
+    search_fields = ("=message_id",)
+    raw_id_fields = ("email", "connection")
+    readonly_fields = ("message_id", "email", "connection", "destinations", "mime", "created_at")
+    exclude = ("raw",)
+    paginator = NoCountPaginator
+    show_full_result_count = False
+    list_filter = ("created_at",)
+
+    @admin.display(description="Raw MIME")
+    def mime(self, message: SimulatedMessage) -> str:
+        return format_html('<pre style="white-space:pre-wrap">{}</pre>', bytes(message.raw).decode(errors="replace"))

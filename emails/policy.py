@@ -1,0 +1,43 @@
+"""Accept-time recipient policy: the account's suppression list, the shipped disposable-domain list, and the
+account's own blocked domains. Loaded once per request (or batch) with one query each."""
+
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+from accounts.models import Account
+from emails.addresses import Address
+from emails.models import BlockedDomain, Suppression
+
+BLOCKED_DOMAIN = "blocked_domain"
+
+
+@cache
+def disposable_domains() -> frozenset[str]:
+    path = Path(__file__).parent / "data" / "disposable_domains.txt"
+    lines = (line.strip().lower() for line in path.read_text().splitlines())
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+def _domain_and_parents(domain: str) -> Iterable[str]:
+    labels = domain.split(".")
+    return (".".join(labels[i:]) for i in range(len(labels) - 1))
+
+
+class RecipientPolicy:
+    def __init__(self, *, account: Account, addresses: Iterable[Address]) -> None:
+        keys = {address.key for address in addresses}
+        self._suppressed = dict(
+            Suppression.objects.filter(account=account, address__in=keys).values_list("address", "reason")
+        )
+        self._blocked = set(BlockedDomain.objects.filter(account=account).values_list("domain", flat=True))
+
+    def drop_reason(self, address: Address) -> str | None:
+        """Why this recipient must not receive mail, or None."""
+        reason = self._suppressed.get(address.key)
+        if reason is not None:
+            return str(reason)
+        for domain in _domain_and_parents(address.domain):
+            if domain in self._blocked or domain in disposable_domains():
+                return BLOCKED_DOMAIN
+        return None

@@ -1,0 +1,271 @@
+"""Accepting emails: validate, apply recipient policy, store, and hand due work to the dispatcher."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Account, AwsConnection
+from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
+from emails.addresses import Address
+from emails.models import Email, Identity
+from emails.policy import RecipientPolicy
+from emails.validation import MAX_MESSAGE_BYTES, EmailDraft, validate_email_body
+from events.models import EmailEvent
+
+
+class DuplicateClientEmailId(Exception):
+    def __init__(self, client_email_id: str, existing_id: uuid.UUID) -> None:
+        super().__init__(f"An email with client_email_id {client_email_id!r} was already accepted.")
+        self.client_email_id = client_email_id
+        self.existing_id = existing_id
+
+
+class AcceptContext:
+    """What every email of one request needs, loaded once: connections and their verified identities."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self._connections = {c.identifier: c for c in AwsConnection.objects.filter(account=account)}
+        self._verified: dict[Any, set[str]] = {}
+
+    def connection(self, identifier: str | None, loc: Loc) -> tuple[AwsConnection | None, ErrorEntry | None]:
+        if identifier:
+            found = self._connections.get(identifier)
+            if found is None:
+                known = ", ".join(sorted(self._connections)) or "none yet"
+                return None, error_entry(
+                    [*loc, "config_identifier"],
+                    f"no AWS connection named {identifier!r}; yours: {known}",
+                    "value_error.unknown",
+                )
+        else:
+            found = next((c for c in self._connections.values() if c.is_default), None)
+            if found is None:
+                return None, error_entry(
+                    [*loc, "config_identifier"],
+                    "no default AWS connection; pass config_identifier or mark one default",
+                    "value_error.missing",
+                )
+        if not found.is_active:
+            return None, error_entry(
+                [*loc, "config_identifier"],
+                f"the AWS connection {found.identifier!r} is inactive",
+                "value_error.inactive",
+            )
+        return found, None
+
+    def sender_verified(self, connection: AwsConnection, sender: Address) -> bool:
+        verified = self._verified.get(connection.pk)
+        if verified is None:
+            verified = set(
+                Identity.objects.filter(connection=connection, status=Identity.Status.VERIFIED).values_list(
+                    "name", flat=True
+                )
+            )
+            self._verified[connection.pk] = verified
+        if sender.key in verified:
+            return True
+        # SES lets a verified domain send from its subdomains too.
+        labels = sender.domain.split(".")
+        return any(".".join(labels[i:]) in verified for i in range(len(labels) - 1))
+
+
+@dataclass
+class Prepared:
+    email: Email
+    dropped: list[dict[str, str]]
+
+
+def _check_size(draft: EmailDraft, loc: Loc) -> ErrorEntry | None:
+    if draft.estimated_size() <= MAX_MESSAGE_BYTES:
+        return None
+    from emails.mime import build_mime  # exact size only when the cheap bound says it might be too big
+
+    size = len(build_mime(_email_from(draft, account=None, connection=None, now=timezone.now())))
+    if size <= MAX_MESSAGE_BYTES:
+        return None
+    return error_entry(
+        loc, f"the MIME message is {size / 1_048_576:.1f} MB; SES accepts at most 10 MB", "value_error.size"
+    )
+
+
+def _email_from(
+    draft: EmailDraft, *, account: Account | None, connection: AwsConnection | None, now: datetime
+) -> Email:
+    return Email(
+        account=account,
+        connection=connection,
+        client_email_id=draft.client_email_id,
+        from_address=draft.sender.formatted(),
+        to_address=draft.to.formatted(),
+        cc=[a.formatted() for a in draft.cc],
+        bcc=[a.formatted() for a in draft.bcc],
+        reply_to=draft.reply_to.formatted() if draft.reply_to else "",
+        subject=draft.subject,
+        html_body=draft.html_body,
+        text_body=draft.text_body,
+        headers=draft.headers,
+        attachments=[
+            {"filename": a.filename, "content_type": a.content_type, "content_base64": a.content_base64}
+            for a in draft.attachments
+        ],
+        custom_fields=draft.custom_fields,
+        tags=draft.tags,
+        priority=draft.priority,
+        scheduled_for=draft.schedule_send_at,
+        send_at=draft.schedule_send_at or now,
+        status=Email.Status.SCHEDULED if draft.schedule_send_at else Email.Status.QUEUED,
+    )
+
+
+def _prepare(
+    draft: EmailDraft, *, ctx: AcceptContext, policy: RecipientPolicy, loc: Loc, now: datetime
+) -> tuple[Email | None, list[ErrorEntry]]:
+    connection, problem = ctx.connection(draft.config_identifier, loc)
+    errors = [problem] if problem else []
+    if connection is not None and not ctx.sender_verified(connection, draft.sender):
+        errors.append(
+            error_entry(
+                [*loc, "from"],
+                f"{draft.sender.email} is not a verified identity of the AWS connection {connection.identifier!r}; "
+                "verify the address or its domain in SES (manage.py add_identity)",
+                "value_error.unverified_sender",
+            )
+        )
+    size_problem = _check_size(draft, loc)
+    if size_problem:
+        errors.append(size_problem)
+    if errors:
+        return None, errors
+    email = _email_from(draft, account=ctx.account, connection=connection, now=now)
+    recipients = [draft.to, *draft.cc, *draft.bcc]
+    dropped = [
+        {"address": address.email, "reason": reason}
+        for address in recipients
+        if (reason := policy.drop_reason(address)) is not None
+    ]
+    email.dropped_recipients = dropped
+    if len(dropped) == len(recipients):
+        email.status = Email.Status.SUPPRESSED
+    return email, []
+
+
+def _suppressed_events(emails: Sequence[Email]) -> list[EmailEvent]:
+    return [
+        EmailEvent(
+            account_id=email.account_id,
+            email=email,
+            connection_id=email.connection_id,
+            source=EmailEvent.Source.SESAME,
+            event_type="dropped",
+            recipient=item["address"],
+            detail=f"not sent to {item['address']}: {item['reason'].replace('_', ' ')}",
+            occurred_at=email.created_at,
+        )
+        for email in emails
+        for item in email.dropped_recipients
+    ]
+
+
+def _after_commit(emails: Sequence[Email]) -> None:
+    from emails.dispatch_kick import kick
+
+    due = {email.connection_id for email in emails if email.status == Email.Status.QUEUED}
+
+    def wake_dispatchers() -> None:
+        for connection_id in due:
+            kick(connection_id)
+
+    if due:
+        transaction.on_commit(wake_dispatchers)
+
+
+def email_accept(*, account: Account, data: Any) -> Email:
+    """Validate and store one email. Raises ValidationError (422) with every problem, or
+    DuplicateClientEmailId (409) when client_email_id was used before in this account."""
+    draft, errors = validate_email_body(data)
+    email = None
+    if draft is not None:
+        policy = RecipientPolicy(account=account, addresses=[draft.to, *draft.cc, *draft.bcc])
+        email, errors = _prepare(draft, ctx=AcceptContext(account), policy=policy, loc=["body"], now=timezone.now())
+    if email is None:
+        raise UnprocessableEntity(errors)
+    try:
+        with transaction.atomic():
+            email.save(force_insert=True)
+            EmailEvent.objects.bulk_create(_suppressed_events([email]))
+            _after_commit([email])
+    except IntegrityError:
+        existing = Email.objects.filter(account=account, client_email_id=email.client_email_id).first()
+        if existing is None:
+            raise
+        raise DuplicateClientEmailId(str(email.client_email_id), existing.id) from None
+    return email
+
+
+@dataclass
+class BatchItemResult:
+    email: Email | None = None
+    errors: list[ErrorEntry] | None = None
+    duplicate_of: uuid.UUID | None = None
+
+
+def email_accept_batch(*, account: Account, items: list[Any]) -> list[BatchItemResult]:
+    """Validate each email on its own; store the valid ones in one insert. Results keep the request's order."""
+    now = timezone.now()
+    drafts = [validate_email_body(item, base=["body", "emails", index], now=now) for index, item in enumerate(items)]
+    addresses = [a for draft, _ in drafts if draft for a in (draft.to, *draft.cc, *draft.bcc)]
+    policy = RecipientPolicy(account=account, addresses=addresses)
+    ctx = AcceptContext(account)
+    results: list[BatchItemResult] = []
+    seen_client_ids: dict[str, int] = {}
+    for index, (draft, errors) in enumerate(drafts):
+        if draft is None:
+            results.append(BatchItemResult(errors=errors))
+            continue
+        email, errors = _prepare(draft, ctx=ctx, policy=policy, loc=["body", "emails", index], now=now)
+        client_id = email.client_email_id if email is not None else None
+        if email is not None and client_id:
+            if client_id in seen_client_ids:
+                errors = [
+                    error_entry(
+                        ["body", "emails", index, "client_email_id"],
+                        f"repeats item {seen_client_ids[client_id]} of this batch",
+                        "value_error.duplicate",
+                    )
+                ]
+                email = None
+            else:
+                seen_client_ids[client_id] = index
+        results.append(BatchItemResult(email=email, errors=errors or None))
+    _store_batch(account, results)
+    return results
+
+
+def _store_batch(account: Account, results: list[BatchItemResult]) -> None:
+    emails = [r.email for r in results if r.email is not None]
+    if not emails:
+        return
+    with transaction.atomic():
+        # A unique constraint, not a read-then-write: rows whose client_email_id exists are skipped by the
+        # database, and found missing afterwards.
+        Email.objects.bulk_create(emails, ignore_conflicts=True)
+        stored = set(Email.objects.filter(id__in=[e.id for e in emails]).values_list("id", flat=True))
+        lost = {e.client_email_id for e in emails if e.id not in stored}
+        winners = (
+            dict(Email.objects.filter(account=account, client_email_id__in=lost).values_list("client_email_id", "id"))
+            if lost
+            else {}
+        )
+        kept = [e for e in emails if e.id in stored]
+        EmailEvent.objects.bulk_create(_suppressed_events(kept))
+        _after_commit(kept)
+    for result in results:
+        if result.email is not None and result.email.id not in stored:
+            result.duplicate_of = winners.get(result.email.client_email_id)
+            result.email = None

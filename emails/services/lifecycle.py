@@ -1,0 +1,145 @@
+"""Moving emails along after accept: release, cancel, resend, re-queue after a crash, prune old bodies."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Account
+from config.api.errors import UnprocessableEntity, error_entry
+from emails.models import Email
+from emails.services.accept import email_accept
+from events.models import EmailEvent
+
+
+class NotCancellable(Exception):
+    pass
+
+
+def email_release_due(*, now: datetime) -> int:
+    """Scheduled emails whose time has come join the queue (the dispatcher orders them with everything else)."""
+    return Email.objects.filter(status=Email.Status.SCHEDULED, send_at__lte=now).update(status=Email.Status.QUEUED)
+
+
+def email_requeue_stale(*, claimed_before: datetime) -> int:
+    """Emails a stopped worker left in `sending` go back to the queue (see emails/dispatch.py on duplicates)."""
+    stale = list(
+        Email.objects.filter(status=Email.Status.SENDING, claimed_at__lt=claimed_before).values_list(
+            "pk", "account_id", "connection_id"
+        )
+    )
+    if not stale:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        count = Email.objects.filter(
+            pk__in=[pk for pk, _, _ in stale], status=Email.Status.SENDING, claimed_at__lt=claimed_before
+        ).update(status=Email.Status.QUEUED, claimed_at=None)
+        EmailEvent.objects.bulk_create(
+            EmailEvent(
+                account_id=account_id,
+                email_id=pk,
+                connection_id=connection_id,
+                source=EmailEvent.Source.SESAME,
+                event_type="requeued",
+                detail="the worker sending it stopped; queued again",
+                occurred_at=now,
+            )
+            for pk, account_id, connection_id in stale
+        )
+    return count
+
+
+@transaction.atomic
+def email_cancel(*, email: Email) -> Email:
+    if not Email.objects.filter(pk=email.pk, status__in=Email.WAITING).update(status=Email.Status.CANCELLED):
+        email.refresh_from_db(fields=["status"])
+        raise NotCancellable(f"The email is {email.status}; only scheduled or queued emails can be cancelled.")
+    EmailEvent.objects.create(
+        account_id=email.account_id,
+        email=email,
+        connection_id=email.connection_id,
+        source=EmailEvent.Source.SESAME,
+        event_type="cancelled",
+        detail="cancelled before sending",
+        occurred_at=timezone.now(),
+    )
+    email.status = Email.Status.CANCELLED
+    return email
+
+
+def email_resend(*, email: Email) -> Email:
+    """A new email with the logged one's content, sent now through the same connection, linked to it."""
+    if email.body_pruned_at is not None:
+        raise UnprocessableEntity(
+            [
+                error_entry(
+                    ["path", "id"],
+                    "this email's body is no longer stored (plan storage limit); it cannot be resent",
+                    "value_error.pruned",
+                )
+            ]
+        )
+    data = {
+        "from": email.from_address,
+        "to": email.to_address,
+        "cc": email.cc,
+        "bcc": email.bcc,
+        "subject": email.subject,
+        "html_body": email.html_body,
+        "text_body": email.text_body,
+        "custom_fields": email.custom_fields,
+        "tags": email.tags,
+        "priority": email.priority,
+        "config_identifier": email.connection.identifier,
+        "headers": email.headers,
+        "attachments": email.attachments or [],
+    }
+    if email.reply_to:
+        data["reply_to"] = email.reply_to
+    data = {key: value for key, value in data.items() if value not in (None, "", [], {})}
+    with transaction.atomic():
+        copy = email_accept(account=email.account, data=data)
+        Email.objects.filter(pk=copy.pk).update(resent_from=email)
+        EmailEvent.objects.create(
+            account_id=email.account_id,
+            email=email,
+            connection_id=email.connection_id,
+            source=EmailEvent.Source.SESAME,
+            event_type="resent",
+            detail=f"resent as {copy.pk}",
+            occurred_at=timezone.now(),
+        )
+    copy.resent_from = email
+    return copy
+
+
+def email_bodies_prune(*, batch_size: int = 5000) -> int:
+    """Keep bodies of each account's newest N emails (N = the plan's storage limit); older ones keep metadata
+    and timeline only."""
+    pruned = 0
+    now = timezone.now()
+    for account in Account.objects.select_related("plan"):
+        cutoff = (
+            Email.objects.filter(account=account)
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)[
+                account.plan.email_storage_limit : account.plan.email_storage_limit + 1
+            ]
+        )
+        boundary = next(iter(cutoff), None)
+        if boundary is None:
+            continue
+        while True:
+            ids = list(
+                Email.objects.filter(account=account, created_at__lte=boundary, body_pruned_at__isnull=True)
+                .exclude(Q(status__in=[*Email.WAITING, Email.Status.SENDING]))
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            pruned += Email.objects.filter(pk__in=ids).update(
+                html_body=None, text_body=None, attachments=None, body_pruned_at=now
+            )
+    return pruned

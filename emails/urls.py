@@ -1,0 +1,13 @@
+from rest_framework.routers import SimpleRouter
+
+from emails.api.emails import EmailViewSet
+from emails.api.identities import IdentityViewSet
+from emails.api.policy import BlockedDomainViewSet, SuppressionViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("emails", EmailViewSet, basename="email")
+router.register("suppressions", SuppressionViewSet, basename="suppression")
+router.register("blocked-domains", BlockedDomainViewSet, basename="blocked-domain")
+router.register("identities", IdentityViewSet, basename="identity")
+
+urlpatterns = router.urls
