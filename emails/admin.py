@@ -77,7 +77,7 @@ class EmailAdmin(admin.ModelAdmin):
         "click_count",
     )
     list_filter = ("status", PriorityBandFilter, TagFilter, "connection__identifier", "created_at")
-    search_fields = ("=to_address", "=from_address", "subject", "=client_email_id", "=ses_message_id")
+    search_fields = ("=to_email", "subject", "=client_email_id", "=ses_message_id")
     list_select_related = ("account", "connection")
     raw_id_fields = ("account", "connection", "resent_from")
     paginator = NoCountPaginator

@@ -26,7 +26,7 @@ def _json_scalar_candidates(raw: str) -> list[Any]:
 class EmailFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Email.Status.choices, help_text="Repeat for several.")
     tag = django_filters.CharFilter(method="filter_tag", help_text="Emails carrying this tag.")
-    to = django_filters.CharFilter(field_name="to_address", lookup_expr="icontains")
+    to = django_filters.CharFilter(method="filter_to", help_text="The `to` address (case-insensitive).")
     sender = django_filters.CharFilter(field_name="from_address", lookup_expr="icontains", label="from")
     client_email_id = django_filters.CharFilter()
     config_identifier = django_filters.CharFilter(field_name="connection__identifier")
@@ -47,6 +47,9 @@ class EmailFilter(django_filters.FilterSet):
             data = data.copy()
             data.setlist("sender", data.getlist("from"))
         super().__init__(data, *args, **kwargs)
+
+    def filter_to(self, queryset: QuerySet[Email], name: str, value: str) -> QuerySet[Email]:
+        return queryset.filter(to_email=value.strip().lower())
 
     def filter_tag(self, queryset: QuerySet[Email], name: str, value: str) -> QuerySet[Email]:
         return queryset.filter(tags__contains=[value])

@@ -31,6 +31,7 @@ class Email(models.Model):
 
     from_address = models.CharField(max_length=998)
     to_address = models.CharField(max_length=998)
+    to_email = models.CharField(max_length=320, default="", help_text="The `to` address alone, lower-cased.")
     cc = models.JSONField(default=list, blank=True)
     bcc = models.JSONField(default=list, blank=True)
     reply_to = models.CharField(max_length=998, blank=True)
@@ -92,7 +93,7 @@ class Email(models.Model):
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="email_sending_claimed"),
             models.Index(fields=["account", "-created_at"], name="email_account_newest"),
             models.Index(fields=["account", "status", "-created_at"], name="email_account_status_newest"),
-            models.Index(fields=["account", "to_address"], name="email_account_to"),
+            models.Index(fields=["account", "to_email", "-created_at"], name="email_account_to"),
         ]
 
     def __str__(self) -> str:

@@ -17,9 +17,43 @@ from tests.accounts.factories import connection_for
 
 pytestmark = pytest.mark.django_db
 
+def _email(account: Account) -> Any:
+    from emails.services import email_accept
+    from tests.emails.factories import email_body, sending_connection
+
+    if not account.aws_connections.filter(identifier="mail").exists():
+        sending_connection(account, identifier="mail")
+    return email_accept(account=account, data=email_body(config_identifier="mail"))
+
+
+def _identity(account: Account) -> Any:
+    from emails.models import Identity
+
+    return Identity.objects.create(account=account, connection=connection_for(account, identifier="ids"),
+                                   name="victim.example", kind=Identity.Kind.DOMAIN)
+
+
+def _suppression(account: Account) -> Any:
+    from emails.services import suppression_add
+
+    return suppression_add(account=account, address="victim@example.net", reason="manual")
+
+
+def _blocked_domain(account: Account) -> Any:
+    from emails.services import blocked_domain_add
+
+    return blocked_domain_add(account=account, domain="victim.example")
+
+
 OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "token-detail": lambda account: services.api_token_create(account=account, name="victim")[0],
     "aws-connection-detail": lambda account: connection_for(account, identifier="victim"),
+    "email-detail": _email,
+    "email-resend": _email,
+    "email-cancel": _email,
+    "identity-detail": _identity,
+    "suppression-detail": _suppression,
+    "blocked-domain-detail": _blocked_domain,
 }
 
 

@@ -103,6 +103,7 @@ def _email_from(
         client_email_id=draft.client_email_id,
         from_address=draft.sender.formatted(),
         to_address=draft.to.formatted(),
+        to_email=draft.to.key,
         cc=[a.formatted() for a in draft.cc],
         bcc=[a.formatted() for a in draft.bcc],
         reply_to=draft.reply_to.formatted() if draft.reply_to else "",

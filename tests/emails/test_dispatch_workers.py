@@ -102,3 +102,26 @@ def test_killed_worker_and_flushed_redis_still_send_every_email_exactly_once(
     assert {row["n"] for row in per_email} == {1}
     if in_flight:
         assert Email.objects.filter(attempts__gte=2).count() >= 1  # the claimed ones went round again
+
+
+def test_simulator_bounce_ends_bounced_and_suppresses_so_the_next_email_is_suppressed(
+    api, account, celery_worker, celery_beat
+):
+    from emails.models import Suppression
+
+    sending_connection(account)
+    client = api(account)
+    first = client.post("/v1/emails", email_body(to="bounce@simulator.amazonses.com"), format="json").json()
+    assert _wait_for(lambda: Email.objects.get(pk=first["id"]).status == Email.Status.BOUNCED, timeout=20), (
+        Email.objects.get(pk=first["id"]).status
+    )
+    suppression = Suppression.objects.get(account=account, address="bounce@simulator.amazonses.com")
+    assert suppression.reason == Suppression.Reason.HARD_BOUNCE
+    assert str(suppression.source_email_id) == first["id"]
+    timeline = client.get(f"/v1/emails/{first['id']}").json()["timeline"]
+    assert [e["type"] for e in timeline if e["source"] == "ses"][-1] == "bounce"
+
+    second = client.post("/v1/emails", email_body(to="bounce@simulator.amazonses.com"), format="json").json()
+    assert second["status"] == "suppressed"
+    time.sleep(1.5)
+    assert not SimulatedMessage.objects.filter(email_id=second["id"]).exists()
