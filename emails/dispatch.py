@@ -54,8 +54,9 @@ def claim_next(connection_id: uuid.UUID, now: datetime) -> Email | None:
         email = waiting.first()
         if email is None:
             return None
+        # Stamped once the row lock is held: claim order is the order in which emails left the queue.
         claimed = Email.objects.filter(pk=email.pk, status__in=Email.WAITING).update(
-            status=Email.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+            status=Email.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
         )
         if not claimed:
             return None

@@ -5,6 +5,8 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
+from django.db.models import Value
+
 from accounts.models import Account
 from emails.addresses import Address
 from emails.models import BlockedDomain, Suppression
@@ -27,10 +29,24 @@ def _domain_and_parents(domain: str) -> Iterable[str]:
 class RecipientPolicy:
     def __init__(self, *, account: Account, addresses: Iterable[Address]) -> None:
         keys = {address.key for address in addresses}
-        self._suppressed = dict(
-            Suppression.objects.filter(account=account, address__in=keys).values_list("address", "reason")
+        # One round trip for both lists: this runs on every accepted email.
+        suppressed = (
+            Suppression.objects.filter(account=account, address__in=keys)
+            .annotate(kind=Value("s"))
+            .values_list("kind", "address", "reason")
         )
-        self._blocked = set(BlockedDomain.objects.filter(account=account).values_list("domain", flat=True))
+        blocked = (
+            BlockedDomain.objects.filter(account=account)
+            .annotate(kind=Value("b"), reason=Value(""))
+            .values_list("kind", "domain", "reason")
+        )
+        self._suppressed: dict[str, str] = {}
+        self._blocked: set[str] = set()
+        for kind, value, reason in suppressed.union(blocked, all=True):
+            if kind == "s":
+                self._suppressed[value] = reason
+            else:
+                self._blocked.add(value)
 
     def drop_reason(self, address: Address) -> str | None:
         """Why this recipient must not receive mail, or None."""

@@ -45,6 +45,15 @@ class EmailBatchSchema(serializers.Serializer):
     emails = EmailCreateSchema(many=True, help_text="1 to 500 emails, each validated on its own.")
 
 
+class EmailBatchResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="One entry per email, in request order: the accepted ids, or `errors` in the 422 shape.",
+    )
+
+
 class EmailAcceptedSerializer(serializers.Serializer):
     pendable_id = serializers.UUIDField()
     pendable_received_on = serializers.DateTimeField()

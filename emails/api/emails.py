@@ -17,6 +17,7 @@ from emails.filters import EmailFilter
 from emails.models import Email
 from emails.serializers import (
     EmailAcceptedSerializer,
+    EmailBatchResultSerializer,
     EmailBatchSchema,
     EmailCreateSchema,
     EmailDetailSerializer,
@@ -98,7 +99,9 @@ class EmailViewSet(
         request=EmailBatchSchema,
         responses={
             200: OpenApiResponse(
-                description="Per-email outcome", examples=[OpenApiExample("Mixed", value=examples.BATCH_RESPONSE)]
+                EmailBatchResultSerializer,
+                description="Per-email outcome",
+                examples=[OpenApiExample("Mixed", value=examples.BATCH_RESPONSE)],
             ),
             422: unprocessable(),
             **common_responses(),

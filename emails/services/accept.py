@@ -1,5 +1,6 @@
 """Accepting emails: validate, apply recipient policy, store, and hand due work to the dispatcher."""
 
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -196,8 +197,10 @@ def email_accept(*, account: Account, data: Any) -> Email:
         email, errors = _prepare(draft, ctx=AcceptContext(account), policy=policy, loc=["body"], now=timezone.now())
     if email is None:
         raise UnprocessableEntity(errors)
+    # A lone INSERT needs no transaction of its own: one round trip instead of three on the hot path.
+    atomic = bool(email.dropped_recipients) or transaction.get_connection().in_atomic_block
     try:
-        with transaction.atomic():
+        with transaction.atomic() if atomic else contextlib.nullcontext():
             email.save(force_insert=True)
             EmailEvent.objects.bulk_create(_suppressed_events([email]))
             _after_commit([email])

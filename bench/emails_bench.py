@@ -1,0 +1,291 @@
+"""Email pipeline benchmark: accept (single and batch), dispatch rate, and priority ordering.
+
+    .venv/bin/python bench/emails_bench.py            # all phases (about 3 minutes)
+    .venv/bin/python bench/emails_bench.py accept     # or: batch, dispatch, ordering
+
+What it measures, on this machine, against real PostgreSQL and Redis (database sesame_bench_emails, Redis db 11):
+- accept: single POST /v1/emails for 10 s from 32 keep-alive connections to gunicorn (2 gthread workers),
+  generator in this process. Reports requests/s and client-side p50/p99 latency.
+- batch: POST /v1/emails/batch with 500 emails per call from 4 connections for 10 s. Reports emails/s.
+- dispatch: a backlog larger than the run, a fake SES on loopback (bench/fake_ses.py) answering after 20 ms,
+  max send rate 500/s, one Celery worker (2 processes) and beat. Reports, from the fake SES's own arrival
+  times over 60 s: mean rate, the busiest calendar second and the busiest sliding one-second window.
+- ordering: a 20,000-email backlog of random priorities, 10 new emails every 100 ms and 500 scheduled ones that
+  fall due mid-run. An inversion is an email claimed while an email of higher priority (lower number) was due
+  and not yet claimed. Reports the count over every email claimed after the backlog formed.
+"""
+
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB_NAME = "sesame_bench_emails"
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "config.settings.base",
+    "SESAME_ENV": "production",
+    "SESAME_DEBUG": "false",
+    "SESAME_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "SESAME_SECRET_KEY": "bench-secret-key-bench-secret-key-bench-secret-key",
+    "SESAME_ENCRYPTION_KEY": "5OSQ8dzdJyd7KHTPEAIJWeu-alsfE4_kCaVCloxypAQ=",
+    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+    "REDIS_URL": "redis://127.0.0.1:6379/11",
+    "SESAME_AWS_MODE": "aws",
+    "SESAME_AWS_ENDPOINT_URL": "http://127.0.0.1:9325",
+    "SESAME_LOG_LEVEL": "WARNING",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+os.environ.update(ENV)
+PYTHON = sys.executable
+WEB = "http://127.0.0.1:8765"
+
+
+def _create_database() -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def _setup() -> tuple[str, str]:
+    _create_database()
+    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=ENV, check=True)
+    import django
+
+    django.setup()
+    from accounts import services as account_services
+    from accounts.models import Account, AwsConnection
+    from accounts.ratelimit import redis_client
+    from emails.models import Email, Identity
+    from events.models import EmailEvent
+
+    redis_client(ENV["REDIS_URL"]).flushdb()
+    EmailEvent.objects.all().delete()
+    Email.objects.all().delete()
+    AwsConnection.objects.filter(account__name="Bench").delete()
+    Account.objects.filter(name="Bench").delete()
+    account = account_services.account_create(name="Bench", plan_slug="enterprise")
+    connection = account_services.aws_connection_create(
+        account=account, identifier="bench", region="us-east-1", access_key_id="AKIABENCH",
+        secret_access_key="bench-secret", is_default=True,
+    )
+    AwsConnection.objects.filter(pk=connection.pk).update(max_send_rate=500, configuration_set_name="bench")
+    Identity.objects.create(account=account, connection=connection, name="example.com", kind="domain",
+                            status=Identity.Status.VERIFIED)
+    _, token = account_services.api_token_create(account=account, name="bench")
+    return token, str(connection.pk)
+
+
+def _body(i: int | None = None) -> dict:
+    return {
+        "from": "Bench <bench@example.com>",
+        "to": f"user{random.randrange(10**9)}@example.net",
+        "subject": "Benchmark message",
+        "text_body": "Hello from the benchmark. " * 8,
+        "priority": random.randint(1, 100),
+        "tags": ["bench"],
+    }
+
+
+def _start(args: list[str], log: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    out = open(f"/tmp/sesame-bench-{log}.log", "w")  # noqa: SIM115 (handed to the child process)
+    return subprocess.Popen(args, cwd=ROOT, env={**ENV, **(extra_env or {})}, stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)  # noqa: S310
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def _reset_emails() -> None:
+    from accounts.ratelimit import redis_client
+    from emails.models import Email
+
+    Email.objects.all().delete()
+    redis_client(ENV["REDIS_URL"]).flushdb()
+
+
+def phase_accept(token: str, connection_id: str) -> dict:
+    from bench.loadgen import run
+
+    web = _start([PYTHON, "-m", "gunicorn", "config.wsgi", "-w", "2", "-k", "gthread", "--threads", "16",
+                  "-b", "127.0.0.1:8765", "--keep-alive", "30", "--log-level", "warning"], "web")
+    try:
+        _wait_http(f"{WEB}/healthz")
+        run(f"{WEB}/v1/emails", token=token, make_body=_body, concurrency=32, seconds=2)  # warm-up
+        single = run(f"{WEB}/v1/emails", token=token, make_body=_body, concurrency=32, seconds=10)
+        batch = run(f"{WEB}/v1/emails/batch", token=token, make_body=lambda: {"emails": [_body() for _ in range(500)]},
+                    concurrency=4, seconds=10)
+    finally:
+        _stop(web)
+    _reset_emails()
+    return {
+        "single": {"requests_per_s": round(single.rate), "p50_ms": round(single.percentile(0.5), 1),
+                   "p99_ms": round(single.percentile(0.99), 1), "statuses": single.statuses},
+        "batch": {"emails_per_s": round(batch.rate * 500), "calls": len(batch.latencies),
+                  "p99_ms": round(batch.percentile(0.99), 1), "statuses": batch.statuses},
+    }
+
+
+def _bulk_queue(connection_id: str, count: int, *, delay: float = 0.0) -> None:
+    from django.utils import timezone
+
+    from accounts.models import AwsConnection
+    from emails.models import Email
+
+    connection = AwsConnection.objects.get(pk=connection_id)
+    now = timezone.now()
+    rows = []
+    for _ in range(count):
+        body = _body()
+        send_at = now + timedelta(seconds=delay)
+        rows.append(Email(
+            account_id=connection.account_id, connection=connection, from_address=body["from"],
+            to_address=body["to"], to_email=body["to"], subject=body["subject"], text_body=body["text_body"],
+            priority=body["priority"], send_at=send_at, scheduled_for=send_at if delay else None,
+            status=Email.Status.SCHEDULED if delay else Email.Status.QUEUED,
+        ))
+    Email.objects.bulk_create(rows, batch_size=2000)
+
+
+def _fetch_arrivals() -> list[tuple[float, int, str]]:
+    with urllib.request.urlopen("http://127.0.0.1:9325/stats", timeout=30) as response:  # noqa: S310
+        return [tuple(row) for row in json.loads(response.read())]
+
+
+def _busiest_sliding_second(arrivals: list[tuple[float, int, str]]) -> int:
+    times = sorted((t, n) for t, n, _ in arrivals)
+    best, total, start = 0, 0, 0
+    for end in range(len(times)):
+        total += times[end][1]
+        while times[end][0] - times[start][0] >= 1.0:
+            total -= times[start][1]
+            start += 1
+        best = max(best, total)
+    return best
+
+
+def _pipeline(connection_id: str):
+    fake = _start([PYTHON, "bench/fake_ses.py", "--latency-ms", "20", "--max-send-rate", "500"], "fake-ses")
+    _wait_http("http://127.0.0.1:9325/stats")
+    worker = _start([PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "warning", "-Q", "default,dispatch",
+                     "--concurrency", "2"], "worker")
+    beat = _start([PYTHON, "-m", "celery", "-A", "config", "beat", "-l", "warning",
+                   "--pidfile", "/tmp/sesame-bench-beat.pid"], "beat")
+    return [fake, worker, beat]
+
+
+def phase_dispatch(token: str, connection_id: str, seconds: int = 60) -> dict:
+    _bulk_queue(connection_id, 500 * (seconds + 20))
+    processes = _pipeline(connection_id)
+    try:
+        time.sleep(5)  # warm-up: workers start, dispatchers reach steady state
+        urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:9325/stats", method="DELETE"))  # noqa: S310
+        time.sleep(seconds)
+        arrivals = _fetch_arrivals()
+    finally:
+        for process in reversed(processes):
+            _stop(process)
+    _reset_emails()
+    start = arrivals[0][0]
+    window = [a for a in arrivals if a[0] - start < seconds]
+    per_second: dict[int, int] = {}
+    for t, n, _ in window:
+        per_second[int(t)] = per_second.get(int(t), 0) + n
+    full_seconds = list(per_second.values())[1:-1]  # the first and last calendar seconds are partial
+    return {
+        "recipients_per_s_mean": round(sum(n for _, n, _ in window) / seconds, 1),
+        "busiest_calendar_second": max(full_seconds),
+        "quietest_calendar_second": min(full_seconds),
+        "stdev_per_second": round(statistics.pstdev(full_seconds), 1),
+        "busiest_sliding_1s_window": _busiest_sliding_second(window),
+    }
+
+
+def _inversions(rows: list[tuple[int, float, float]]) -> int:
+    """rows: (priority, due_time, claimed_time). Count claims made while a higher priority was due and unclaimed."""
+    by_due = sorted(rows, key=lambda r: r[1])
+    by_claim = sorted(rows, key=lambda r: r[2])
+    waiting = [0] * 102
+    due_index = 0
+    inversions = 0
+    for priority, _due, claimed in by_claim:
+        while due_index < len(by_due) and by_due[due_index][1] <= claimed:
+            waiting[by_due[due_index][0]] += 1
+            due_index += 1
+        waiting[priority] -= 1  # this email leaves the queue now
+        if any(waiting[p] > 0 for p in range(1, priority)):
+            inversions += 1
+    return inversions
+
+
+def phase_ordering(token: str, connection_id: str) -> dict:
+    from django.utils import timezone
+
+    from emails.models import Email
+
+    _bulk_queue(connection_id, 20_000)
+    _bulk_queue(connection_id, 500, delay=15)
+    backlog_formed = timezone.now()
+    processes = _pipeline(connection_id)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            _bulk_queue(connection_id, 10)
+            time.sleep(0.1)
+        while Email.objects.filter(status__in=[*Email.WAITING, Email.Status.SENDING]).exists():
+            time.sleep(0.5)
+    finally:
+        for process in reversed(processes):
+            _stop(process)
+    rows = [
+        (priority, due.timestamp(), claimed.timestamp())
+        for priority, due, claimed in Email.objects.filter(claimed_at__gte=backlog_formed).values_list(
+            "priority", "send_at", "claimed_at")
+    ]
+    _reset_emails()
+    return {"emails_claimed": len(rows), "priority_inversions": _inversions(rows)}
+
+
+def main() -> None:
+    phases = sys.argv[1:] or ["accept", "dispatch", "ordering"]
+    token, connection_id = _setup()
+    results = {}
+    if "accept" in phases or "batch" in phases:
+        results["accept"] = phase_accept(token, connection_id)
+    if "dispatch" in phases:
+        results["dispatch"] = phase_dispatch(token, connection_id)
+    if "ordering" in phases:
+        results["ordering"] = phase_ordering(token, connection_id)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
