@@ -32,11 +32,13 @@ class RecipientPolicy:
         # One round trip for both lists: this runs on every accepted email.
         suppressed = (
             Suppression.objects.filter(account=account, address__in=keys)
+            .order_by()  # SQLite refuses ORDER BY inside a UNION's parts
             .annotate(kind=Value("s"))
             .values_list("kind", "address", "reason")
         )
         blocked = (
             BlockedDomain.objects.filter(account=account)
+            .order_by()
             .annotate(kind=Value("b"), reason=Value(""))
             .values_list("kind", "domain", "reason")
         )

@@ -21,17 +21,23 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _fetch(url: str, token: str | None = None) -> tuple[int, bytes]:
+def _fetch(url: str, token: str | None = None, body: dict | None = None) -> tuple[int, bytes]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(body).encode()
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
+        request = urllib.request.Request(url, headers=headers, data=data)
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
 
 
-@pytest.fixture
-def running_sesame(tmp_path: Path):
+@pytest.fixture(scope="module")
+def running_sesame(tmp_path_factory: pytest.TempPathFactory):
+    tmp_path = tmp_path_factory.mktemp("up")
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(
@@ -89,5 +95,26 @@ def test_up_serves_admin_docs_and_a_working_demo_token(running_sesame):
     assert status == 200
     assert json.loads(body)["id"] == credentials["account_id"]
 
-    time.sleep(2)
     assert process.poll() is None, "a child (web, worker or beat) died and `up` stopped"
+
+
+def test_up_sends_through_the_simulator_and_a_bounce_suppresses(running_sesame):
+    base, var_dir, _ = running_sesame
+    token = json.loads((var_dir / "demo-credentials.json").read_text())["token"]
+    message = {"from": "Acme <hello@example.com>", "to": "bounce@simulator.amazonses.com", "subject": "Hi",
+               "html_body": "<p>Hello</p>"}
+    status, body = _fetch(f"{base}/v1/emails", token, message)
+    assert status == 200, body
+    email_id = json.loads(body)["id"]
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        detail = json.loads(_fetch(f"{base}/v1/emails/{email_id}", token)[1])
+        if detail["status"] == "bounced":
+            break
+        time.sleep(0.5)
+    assert detail["status"] == "bounced", detail
+    assert [e["type"] for e in detail["timeline"]][:2] == ["accepted", "sent"]
+
+    status, body = _fetch(f"{base}/v1/emails", token, message)
+    assert json.loads(body)["status"] == "suppressed"
