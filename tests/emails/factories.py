@@ -13,7 +13,10 @@ def sending_connection(
     AwsConnection.objects.filter(pk=connection.pk).update(max_send_rate=max_send_rate)
     connection.max_send_rate = max_send_rate
     Identity.objects.create(
-        account=account, connection=connection, name=domain, kind=Identity.Kind.DOMAIN,
+        account=account,
+        connection=connection,
+        name=domain,
+        kind=Identity.Kind.DOMAIN,
         status=Identity.Status.VERIFIED,
     )
     return connection

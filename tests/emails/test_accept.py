@@ -23,7 +23,11 @@ def test_accepted_email_answers_pendable_ids_and_is_queued(client_for, account):
     assert parse_datetime(body["pendable_received_on"]) <= timezone.now()
     email = Email.objects.get(pk=body["id"])
     assert (email.account, email.priority, email.tags, email.to_address) == (
-        account, 5, ["receipt"], "Jon Doe <jon@example.net>")
+        account,
+        5,
+        ["receipt"],
+        "Jon Doe <jon@example.net>",
+    )
 
 
 def test_pendable_path_without_version_works(client_for, account):
@@ -91,7 +95,8 @@ def test_suppressed_recipients_are_dropped_and_all_suppressed_is_never_sent(clie
     partly = client_for.post("/v1/emails", email_body(cc=["ok@example.net"]), format="json").json()
     assert partly["status"] == "queued"
     assert Email.objects.get(pk=partly["id"]).dropped_recipients == [
-        {"address": "jon@example.net", "reason": "hard_bounce"}]
+        {"address": "jon@example.net", "reason": "hard_bounce"}
+    ]
     alone = client_for.post("/v1/emails", email_body(), format="json").json()
     assert alone["status"] == "suppressed"
     detail = client_for.get(f"/v1/emails/{alone['id']}").json()
@@ -185,8 +190,12 @@ def test_list_is_cursor_paginated_newest_first(client_for, account):
 def test_detail_shows_bodies_and_timeline(client_for, account):
     sending_connection(account)
     email_id = client_for.post(
-        "/v1/emails", email_body(html_body="<b>Hi</b>", attachments=[
-            {"filename": "a.txt", "content_type": "text/plain", "content_base64": "aGVsbG8="}]), format="json"
+        "/v1/emails",
+        email_body(
+            html_body="<b>Hi</b>",
+            attachments=[{"filename": "a.txt", "content_type": "text/plain", "content_base64": "aGVsbG8="}],
+        ),
+        format="json",
     ).json()["id"]
     detail = client_for.get(f"/v1/emails/{email_id}").json()
     assert detail["html_body"] == "<b>Hi</b>"

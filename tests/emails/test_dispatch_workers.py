@@ -69,8 +69,11 @@ def _kill_outside_the_window(worker) -> None:
             return
         worker.signal(signal.SIGCONT)
         time.sleep(0.005)
-    stuck = list(SimulatedMessage.objects.filter(email__status=Email.Status.SENDING).values_list(
-        "email_id", "email__claimed_at", "email__attempts", "created_at"))
+    stuck = list(
+        SimulatedMessage.objects.filter(email__status=Email.Status.SENDING).values_list(
+            "email_id", "email__claimed_at", "email__attempts", "created_at"
+        )
+    )
     pytest.fail(f"never found a moment outside the documented duplicate window: {stuck[:5]} now={timezone.now()}")
 
 
@@ -92,8 +95,8 @@ def test_killed_worker_and_flushed_redis_still_send_every_email_exactly_once(
 
     # Beat runs the sweeper every second in tests; this worker treats 2-second-old claims as abandoned.
     start_worker(SESAME_SENDING_STALE_AFTER="2")
-    assert _wait_for(lambda: Email.objects.filter(sent_at__isnull=False).count() == 1000, timeout=60), (
-        Counter(Email.objects.values_list("status", flat=True))
+    assert _wait_for(lambda: Email.objects.filter(sent_at__isnull=False).count() == 1000, timeout=60), Counter(
+        Email.objects.values_list("status", flat=True)
     )
     # Sent, and then delivered as the simulator's events arrive; never failed, never left waiting.
     assert set(Email.objects.values_list("status", flat=True)) <= {Email.Status.SENT, Email.Status.DELIVERED}

@@ -65,11 +65,19 @@ def _dispatch(connection_id: Any) -> None:
 def test_verified_sender_is_sent_with_cc_bcc_reply_to_headers_and_attachments(api, account, ses, ses_calls):
     connection = sending_connection(account, max_send_rate=50)
     ses.create_configuration_set(ConfigurationSet={"Name": connection.configuration_set})
-    response = api(account).post("/v1/emails", email_body(
-        cc=["Carol <carol@example.net>"], bcc=["audit@example.org"], reply_to="support@example.com",
-        html_body="<p>Hello</p>", headers={"X-Campaign": "spring"}, tags=["receipt", "high value!"],
-        attachments=[{"filename": "invoice.pdf", "content_type": "application/pdf", "content_base64": "JVBERi0x"}],
-    ), format="json")
+    response = api(account).post(
+        "/v1/emails",
+        email_body(
+            cc=["Carol <carol@example.net>"],
+            bcc=["audit@example.org"],
+            reply_to="support@example.com",
+            html_body="<p>Hello</p>",
+            headers={"X-Campaign": "spring"},
+            tags=["receipt", "high value!"],
+            attachments=[{"filename": "invoice.pdf", "content_type": "application/pdf", "content_base64": "JVBERi0x"}],
+        ),
+        format="json",
+    )
     email_id = response.json()["id"]
 
     _dispatch(connection.pk)
@@ -111,9 +119,9 @@ def test_text_and_html_make_multipart_alternative(api, account, ses):
 def test_sender_unverified_at_ses_fails_with_the_reason_in_the_timeline(api, account, ses):
     connection = sending_connection(account, domain="not-in-ses.example", max_send_rate=50)
     ses.create_configuration_set(ConfigurationSet={"Name": connection.configuration_set})
-    email_id = api(account).post(
-        "/v1/emails", email_body(**{"from": "news@not-in-ses.example"}), format="json"
-    ).json()["id"]
+    email_id = (
+        api(account).post("/v1/emails", email_body(**{"from": "news@not-in-ses.example"}), format="json").json()["id"]
+    )
 
     _dispatch(connection.pk)
 
