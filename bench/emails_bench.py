@@ -77,12 +77,17 @@ def _setup() -> tuple[str, str]:
     Account.objects.filter(name="Bench").delete()
     account = account_services.account_create(name="Bench", plan_slug="enterprise")
     connection = account_services.aws_connection_create(
-        account=account, identifier="bench", region="us-east-1", access_key_id="AKIABENCH",
-        secret_access_key="bench-secret", is_default=True,
+        account=account,
+        identifier="bench",
+        region="us-east-1",
+        access_key_id="AKIABENCH",
+        secret_access_key="bench-secret",
+        is_default=True,
     )
     AwsConnection.objects.filter(pk=connection.pk).update(max_send_rate=500, configuration_set_name="bench")
-    Identity.objects.create(account=account, connection=connection, name="example.com", kind="domain",
-                            status=Identity.Status.VERIFIED)
+    Identity.objects.create(
+        account=account, connection=connection, name="example.com", kind="domain", status=Identity.Status.VERIFIED
+    )
     _, token = account_services.api_token_create(account=account, name="bench")
     return token, str(connection.pk)
 
@@ -100,8 +105,9 @@ def _body(i: int | None = None) -> dict:
 
 def _start(args: list[str], log: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     out = open(f"/tmp/sesame-bench-{log}.log", "w")  # noqa: SIM115 (handed to the child process)
-    return subprocess.Popen(args, cwd=ROOT, env={**ENV, **(extra_env or {})}, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        args, cwd=ROOT, env={**ENV, **(extra_env or {})}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -135,22 +141,54 @@ def _reset_emails() -> None:
 def phase_accept(token: str, connection_id: str) -> dict:
     from bench.loadgen import run
 
-    web = _start([PYTHON, "-m", "gunicorn", "config.wsgi", "-w", "2", "-k", "gthread", "--threads", "16",
-                  "-b", "127.0.0.1:8765", "--keep-alive", "30", "--log-level", "warning"], "web")
+    web = _start(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "-w",
+            "2",
+            "-k",
+            "gthread",
+            "--threads",
+            "16",
+            "-b",
+            "127.0.0.1:8765",
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        "web",
+    )
     try:
         _wait_http(f"{WEB}/healthz")
         run(f"{WEB}/v1/emails", token=token, make_body=_body, concurrency=32, seconds=2)  # warm-up
         single = run(f"{WEB}/v1/emails", token=token, make_body=_body, concurrency=32, seconds=10)
-        batch = run(f"{WEB}/v1/emails/batch", token=token, make_body=lambda: {"emails": [_body() for _ in range(500)]},
-                    concurrency=4, seconds=10)
+        batch = run(
+            f"{WEB}/v1/emails/batch",
+            token=token,
+            make_body=lambda: {"emails": [_body() for _ in range(500)]},
+            concurrency=4,
+            seconds=10,
+        )
     finally:
         _stop(web)
     _reset_emails()
     return {
-        "single": {"requests_per_s": round(single.rate), "p50_ms": round(single.percentile(0.5), 1),
-                   "p99_ms": round(single.percentile(0.99), 1), "statuses": single.statuses},
-        "batch": {"emails_per_s": round(batch.rate * 500), "calls": len(batch.latencies),
-                  "p99_ms": round(batch.percentile(0.99), 1), "statuses": batch.statuses},
+        "single": {
+            "requests_per_s": round(single.rate),
+            "p50_ms": round(single.percentile(0.5), 1),
+            "p99_ms": round(single.percentile(0.99), 1),
+            "statuses": single.statuses,
+        },
+        "batch": {
+            "emails_per_s": round(batch.rate * 500),
+            "calls": len(batch.latencies),
+            "p99_ms": round(batch.percentile(0.99), 1),
+            "statuses": batch.statuses,
+        },
     }
 
 
@@ -166,12 +204,21 @@ def _bulk_queue(connection_id: str, count: int, *, delay: float = 0.0) -> None:
     for _ in range(count):
         body = _body()
         send_at = now + timedelta(seconds=delay)
-        rows.append(Email(
-            account_id=connection.account_id, connection=connection, from_address=body["from"],
-            to_address=body["to"], to_email=body["to"], subject=body["subject"], text_body=body["text_body"],
-            priority=body["priority"], send_at=send_at, scheduled_for=send_at if delay else None,
-            status=Email.Status.SCHEDULED if delay else Email.Status.QUEUED,
-        ))
+        rows.append(
+            Email(
+                account_id=connection.account_id,
+                connection=connection,
+                from_address=body["from"],
+                to_address=body["to"],
+                to_email=body["to"],
+                subject=body["subject"],
+                text_body=body["text_body"],
+                priority=body["priority"],
+                send_at=send_at,
+                scheduled_for=send_at if delay else None,
+                status=Email.Status.SCHEDULED if delay else Email.Status.QUEUED,
+            )
+        )
     Email.objects.bulk_create(rows, batch_size=2000)
 
 
@@ -195,10 +242,27 @@ def _busiest_sliding_second(arrivals: list[tuple[float, int, str]]) -> int:
 def _pipeline(connection_id: str):
     fake = _start([PYTHON, "bench/fake_ses.py", "--latency-ms", "20", "--max-send-rate", "500"], "fake-ses")
     _wait_http("http://127.0.0.1:9325/stats")
-    worker = _start([PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "warning", "-Q", "default,dispatch",
-                     "--concurrency", "2"], "worker")
-    beat = _start([PYTHON, "-m", "celery", "-A", "config", "beat", "-l", "warning",
-                   "--pidfile", "/tmp/sesame-bench-beat.pid"], "beat")
+    worker = _start(
+        [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "warning",
+            "-Q",
+            "default,dispatch",
+            "--concurrency",
+            "2",
+        ],
+        "worker",
+    )
+    beat = _start(
+        [PYTHON, "-m", "celery", "-A", "config", "beat", "-l", "warning", "--pidfile", "/tmp/sesame-bench-beat.pid"],
+        "beat",
+    )
     return [fake, worker, beat]
 
 
@@ -268,7 +332,8 @@ def phase_ordering(token: str, connection_id: str) -> dict:
     rows = [
         (priority, due.timestamp(), claimed.timestamp())
         for priority, due, claimed in Email.objects.filter(claimed_at__gte=backlog_formed).values_list(
-            "priority", "send_at", "claimed_at")
+            "priority", "send_at", "claimed_at"
+        )
     ]
     _reset_emails()
     return {"emails_claimed": len(rows), "priority_inversions": _inversions(rows)}
@@ -281,7 +346,7 @@ def main() -> None:
     if "accept" in phases or "batch" in phases:
         results["accept"] = phase_accept(token, connection_id)
     if "dispatch" in phases:
-        results["dispatch"] = phase_dispatch(token, connection_id)
+        results["dispatch"] = phase_dispatch(token, connection_id, int(os.environ.get("BENCH_DISPATCH_SECONDS", "60")))
     if "ordering" in phases:
         results["ordering"] = phase_ordering(token, connection_id)
     print(json.dumps(results, indent=2))

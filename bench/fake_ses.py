@@ -34,6 +34,8 @@ class FakeSes(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: FakeSes
     protocol_version = "HTTP/1.1"
+    # Buffer each response into one write: headers and body in separate packets meet delayed ACKs (~40 ms).
+    wbufsize = 65536
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's signature)
         return

@@ -43,22 +43,36 @@ def ses_tags(tags: list[str]) -> dict[str, str]:
     return {_TAG_CHARS.sub("_", tag)[:256]: "true" for tag in tags}
 
 
+_CLAIM_SQL = """
+UPDATE emails_email SET status = 'sending', claimed_at = clock_timestamp(), attempts = attempts + 1
+WHERE id = (
+    SELECT id FROM emails_email
+    WHERE connection_id = %s AND status IN ('scheduled', 'queued') AND send_at <= %s
+    ORDER BY priority, send_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING *
+"""
+
+
 def claim_next(connection_id: uuid.UUID, now: datetime) -> Email | None:
     """Move the most urgent due email of this connection to `sending`, or return None."""
-    with transaction.atomic():
-        waiting = Email.objects.filter(
-            connection_id=connection_id, status__in=Email.WAITING, send_at__lte=now
-        ).order_by("priority", "send_at")
-        if connection.features.has_select_for_update_skip_locked:
-            waiting = waiting.select_for_update(skip_locked=True)
-        email = waiting.first()
+    if connection.vendor == "postgresql":
+        # One round trip: the row is locked, skipped by other claimers, updated and returned in one statement.
+        claimed = list(Email.objects.raw(_CLAIM_SQL, [connection_id, now]))
+        return claimed[0] if claimed else None
+    with transaction.atomic():  # SQLite: a single writer at a time, so a conditional UPDATE is enough
+        email = (
+            Email.objects.filter(connection_id=connection_id, status__in=Email.WAITING, send_at__lte=now)
+            .order_by("priority", "send_at")
+            .first()
+        )
         if email is None:
             return None
-        # Stamped once the row lock is held: claim order is the order in which emails left the queue.
-        claimed = Email.objects.filter(pk=email.pk, status__in=Email.WAITING).update(
+        if not Email.objects.filter(pk=email.pk, status__in=Email.WAITING).update(
             status=Email.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
-        )
-        if not claimed:
+        ):
             return None
     email.status = Email.Status.SENDING
     email.attempts += 1
@@ -207,6 +221,9 @@ class Dispatcher:
         email = claim_next(self.connection_id, timezone.now())
         if email is None:
             return False
+        if self.stop.is_set():  # stopped (quota hold, pause) while claiming: hand it back untouched
+            requeue(email)
+            return False
         targets = destinations(email)
         if len(targets) > 1 and not self._take(len(targets) - 1):
             requeue(email)
@@ -238,11 +255,12 @@ class Dispatcher:
         if error.kind is FailureKind.PERMANENT:
             mark_failed(email, error.reason)
         elif error.kind is FailureKind.QUOTA:
-            requeue(email)
+            # Stop the other threads before the email goes back, so none of them picks it up again.
+            self.stop.set()
             hold = timezone.now() + timedelta(seconds=settings.SESAME_QUOTA_HOLD_SECONDS)
             AwsConnection.objects.filter(pk=self.connection_id).update(sending_held_until=hold)
+            requeue(email)
             _timeline(email, "held", f"SES daily quota reached; sending resumes after {hold.isoformat()}")
-            self.stop.set()
         elif email.attempts >= settings.SESAME_MAX_SEND_ATTEMPTS and error.kind is FailureKind.TRANSIENT:
             mark_failed(email, f"gave up after {email.attempts} attempts: {error.reason}")
         else:

@@ -100,10 +100,6 @@ class Email(models.Model):
         return f"{self.subject[:60]} → {self.to_address}"
 
     @property
-    def pendable_id(self) -> uuid.UUID:
-        return self.id
-
-    @property
     def recipients(self) -> list[str]:
         return [self.to_address, *self.cc, *self.bcc]
 
