@@ -34,18 +34,29 @@ class PriorityBandFilter(admin.SimpleListFilter):
         return queryset.filter(priority__range=band) if band else queryset
 
 
-class TagFilter(admin.SimpleListFilter):
-    """Typed tag filter (?tag=...): listing every tag would scan the whole table."""
+class InputFilter(admin.SimpleListFilter):
+    """A typed filter: listing every value would scan the whole table."""
 
-    title = "tag"
-    parameter_name = "tag"
     template = "admin/emails/input_filter.html"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [("", "")]
 
+
+class TagFilter(InputFilter):
+    title = "tag"
+    parameter_name = "tag"
+
     def queryset(self, request: HttpRequest, queryset: QuerySet[Email]) -> QuerySet[Email]:
         return queryset.filter(tags__contains=[self.value()]) if self.value() else queryset
+
+
+class AccountFilter(InputFilter):
+    title = "account"
+    parameter_name = "account_name"
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Email]) -> QuerySet[Email]:
+        return queryset.filter(account__name__iexact=self.value()) if self.value() else queryset
 
 
 class EmailEventInline(admin.TabularInline):
@@ -76,7 +87,7 @@ class EmailAdmin(admin.ModelAdmin):
         "open_count",
         "click_count",
     )
-    list_filter = ("status", PriorityBandFilter, TagFilter, "connection__identifier", "created_at")
+    list_filter = ("status", PriorityBandFilter, TagFilter, AccountFilter, "connection__identifier", "created_at")
     search_fields = ("=to_email", "subject", "=client_email_id", "=ses_message_id")
     list_select_related = ("account", "connection")
     raw_id_fields = ("account", "connection", "resent_from")

@@ -17,12 +17,26 @@ def email(account) -> Email:
 
 
 @pytest.mark.parametrize(
-    "query", ["", "?status__exact=queued", "?band=high", "?tag=vip", "?q=jon%40example.net", "?q=Your+receipt"]
+    "query",
+    ["", "?status__exact=queued", "?band=high", "?tag=vip", "?q=jon%40example.net", "?q=Your+receipt"],
 )
 def test_email_changelist_filters_and_search(admin_client, email, query):
     response = admin_client.get(f"/admin/emails/email/{query}")
     assert response.status_code == 200
     assert "Your receipt" in response.content.decode()
+
+
+def test_email_changelist_filters_by_account_name(admin_client, email, other_account):
+    from urllib.parse import quote
+
+    assert (
+        "Your receipt"
+        in admin_client.get(f"/admin/emails/email/?account_name={quote(email.account.name)}").content.decode()
+    )
+    assert (
+        "Your receipt"
+        not in admin_client.get(f"/admin/emails/email/?account_name={quote(other_account.name)}").content.decode()
+    )
 
 
 def test_email_changelist_finds_an_email_by_its_id(admin_client, email):
