@@ -14,6 +14,7 @@ from accounts import services
 from accounts.models import Account
 from config import api_urls
 from tests.accounts.factories import connection_for
+from tests.contacts.factories import contact_for, segment_for
 
 pytestmark = pytest.mark.django_db
 
@@ -45,15 +46,29 @@ def _blocked_domain(account: Account) -> Any:
     return blocked_domain_add(account=account, domain="victim.example")
 
 
+def _webhook(account: Account) -> Any:
+    from events.services import webhook_endpoint_create
+
+    return webhook_endpoint_create(account=account, url="https://hooks.victim.test/x", event_types=["*"])[0]
+
+
 OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "token-detail": lambda account: services.api_token_create(account=account, name="victim")[0],
     "aws-connection-detail": lambda account: connection_for(account, identifier="victim"),
+    "contact-detail": lambda account: contact_for(account, email="victim@example.com"),
+    "contact-tags": lambda account: contact_for(account, email="tagged@example.com", tags=["vip"]),
+    "contact-timeline": lambda account: contact_for(account, email="seen@example.com"),
+    "segment-detail": lambda account: segment_for(account, name="victim"),
+    "segment-contacts": lambda account: segment_for(account, name="victims"),
     "email-detail": _email,
     "email-resend": _email,
     "email-cancel": _email,
     "identity-detail": _identity,
     "suppression-detail": _suppression,
     "blocked-domain-detail": _blocked_domain,
+    "webhook-detail": _webhook,
+    "webhook-rotate-secret": _webhook,
+    "webhook-deliveries": _webhook,
 }
 
 
