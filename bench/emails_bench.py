@@ -123,7 +123,7 @@ def _wait_http(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310
+            urllib.request.urlopen(url, timeout=1)
             return
         except OSError:
             time.sleep(0.2)
@@ -223,7 +223,7 @@ def _bulk_queue(connection_id: str, count: int, *, delay: float = 0.0) -> None:
 
 
 def _fetch_arrivals() -> list[tuple[float, int, str]]:
-    with urllib.request.urlopen("http://127.0.0.1:9325/stats", timeout=30) as response:  # noqa: S310
+    with urllib.request.urlopen("http://127.0.0.1:9325/stats", timeout=30) as response:
         return [tuple(row) for row in json.loads(response.read())]
 
 
@@ -271,7 +271,7 @@ def phase_dispatch(token: str, connection_id: str, seconds: int = 60) -> dict:
     processes = _pipeline(connection_id)
     try:
         time.sleep(5)  # warm-up: workers start, dispatchers reach steady state
-        urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:9325/stats", method="DELETE"))  # noqa: S310
+        urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:9325/stats", method="DELETE"))
         time.sleep(seconds)
         arrivals = _fetch_arrivals()
     finally:
@@ -334,6 +334,7 @@ def phase_ordering(token: str, connection_id: str) -> dict:
         for priority, due, claimed in Email.objects.filter(claimed_at__gte=backlog_formed).values_list(
             "priority", "send_at", "claimed_at"
         )
+        if claimed is not None
     ]
     _reset_emails()
     return {"emails_claimed": len(rows), "priority_inversions": _inversions(rows)}

@@ -37,7 +37,7 @@ class Handler(BaseHTTPRequestHandler):
     # Buffer each response into one write: headers and body in separate packets meet delayed ACKs (~40 ms).
     wbufsize = 65536
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's signature)
+    def log_message(self, format: str, *args: object) -> None:
         return
 
     def _reply(self, status: int, body: bytes, content_type: str = "text/xml") -> None:

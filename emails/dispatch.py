@@ -237,7 +237,8 @@ class Dispatcher:
             source=parse_address(email.from_address).email,
             destinations=targets,
             raw=build_mime(email),
-            configuration_set=conn.configuration_set,
+            # Set by provisioning; until then SES has no configuration set of ours to publish events through.
+            configuration_set=conn.configuration_set_name,
             tags=ses_tags(email.tags),
             email_id=str(email.pk),
         )

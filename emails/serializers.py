@@ -3,8 +3,10 @@
 Email bodies are validated by emails/validation.py (fast enough for batches); the request serializers here
 describe the same fields for the schema and are never used to validate."""
 
+from datetime import datetime
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from config.api.serializers import StrictSerializer
@@ -77,7 +79,7 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = EmailEvent
-        fields = ("type", "source", "recipient", "detail", "occurred_at", "payload")
+        fields = ("type", "subtype", "source", "recipient", "detail", "occurred_at", "payload")
 
 
 class EmailSerializer(serializers.ModelSerializer):
@@ -155,40 +157,25 @@ class EmailDetailSerializer(EmailSerializer):
 
     def get_timeline(self, email: Email) -> list[dict[str, Any]]:
         """Sesame's own milestones (from the email's fields) merged with the stored events, oldest first."""
-        entries: list[dict[str, Any]] = [
-            {
-                "type": "accepted",
-                "source": "sesame",
-                "recipient": "",
-                "occurred_at": email.created_at,
-                "detail": f"priority {email.priority}",
-                "payload": {},
-            },
-        ]
+        entries = [_milestone("accepted", email.created_at, f"priority {email.priority}")]
         if email.scheduled_for:
-            entries.append(
-                {
-                    "type": "scheduled",
-                    "source": "sesame",
-                    "recipient": "",
-                    "payload": {},
-                    "occurred_at": email.created_at,
-                    "detail": f"for {email.scheduled_for.isoformat()}",
-                }
-            )
+            entries.append(_milestone("scheduled", email.created_at, f"for {email.scheduled_for.isoformat()}"))
         if email.sent_at:
-            entries.append(
-                {
-                    "type": "sent",
-                    "source": "sesame",
-                    "recipient": "",
-                    "payload": {},
-                    "occurred_at": email.sent_at,
-                    "detail": f"SES message id {email.ses_message_id}",
-                }
-            )
+            entries.append(_milestone("sent", email.sent_at, f"SES message id {email.ses_message_id}"))
         entries.extend(TimelineEntrySerializer(email.events.all(), many=True).data)
-        return sorted(entries, key=lambda entry: str(entry["occurred_at"]))
+        return sorted(entries, key=lambda entry: parse_datetime(entry["occurred_at"]) or email.created_at)
+
+
+def _milestone(kind: str, moment: datetime, detail: str) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "subtype": "",
+        "source": "sesame",
+        "recipient": "",
+        "detail": detail,
+        "occurred_at": serializers.DateTimeField().to_representation(moment),
+        "payload": {},
+    }
 
 
 class SuppressionSerializer(serializers.ModelSerializer):

@@ -8,7 +8,7 @@ dispatcher what to do: retry soon, hold until the daily quota allows, or fail th
 import enum
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -91,14 +91,16 @@ def classify(error: ClientError) -> TransportError:
 class SesTransport:
     def send_raw(self, connection: AwsConnection, message: OutgoingMessage) -> str:
         ses = aws.client(connection, "ses")
+        params: dict[str, Any] = {
+            "Source": message.source,
+            "Destinations": message.destinations,
+            "RawMessage": {"Data": message.raw},
+            "Tags": [{"Name": name, "Value": value} for name, value in message.tags.items()],
+        }
+        if message.configuration_set:
+            params["ConfigurationSetName"] = message.configuration_set
         try:
-            response = ses.send_raw_email(
-                Source=message.source,
-                Destinations=message.destinations,
-                RawMessage={"Data": message.raw},
-                ConfigurationSetName=message.configuration_set,
-                Tags=[{"Name": name, "Value": value} for name, value in message.tags.items()],
-            )
+            response = ses.send_raw_email(**params)
         except ClientError as exc:
             raise classify(exc) from exc
         except BotoCoreError as exc:

@@ -1,4 +1,9 @@
+import uuid
+
 from django.db import models
+from django.db.models import Q
+
+from accounts.fields import EncryptedTextField
 
 
 class EmailEvent(models.Model):
@@ -13,18 +18,22 @@ class EmailEvent(models.Model):
         SES = "ses", "Amazon SES"
 
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+", null=True)
-    email = models.ForeignKey(
-        "emails.Email", on_delete=models.CASCADE, related_name="events", null=True, blank=True
-    )
+    email = models.ForeignKey("emails.Email", on_delete=models.CASCADE, related_name="events", null=True, blank=True)
     connection = models.ForeignKey(
         "accounts.AwsConnection", on_delete=models.CASCADE, related_name="+", null=True, blank=True
     )
     ses_message_id = models.CharField(max_length=255, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices)
     event_type = models.CharField(max_length=40, help_text="accepted, sent, failed, delivery, bounce, open, ...")
+    subtype = models.CharField(
+        max_length=80, blank=True, help_text="Bounce type, complaint feedback type or delay type, as SES reports it."
+    )
     recipient = models.CharField(max_length=320, blank=True)
     detail = models.TextField(blank=True, help_text="A human-readable summary: bounce type, failure reason, link.")
     payload = models.JSONField(default=dict, blank=True)
+    notification = models.ForeignKey(
+        "events.SnsNotification", on_delete=models.SET_NULL, related_name="events", null=True, blank=True
+    )
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -34,7 +43,221 @@ class EmailEvent(models.Model):
             models.Index(fields=["email", "occurred_at"], name="email_event_timeline"),
             models.Index(fields=["ses_message_id"], name="email_event_ses_id"),
             models.Index(fields=["connection", "event_type", "occurred_at"], name="email_event_conn_type_time"),
+            # The orphan sweep: SES events still waiting for their email row.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(email__isnull=True) & ~Q(ses_message_id=""),
+                name="email_event_orphans",
+            ),
+            # "Three transient bounces in seven days" per address.
+            models.Index(
+                fields=["account", "recipient", "occurred_at"],
+                condition=Q(event_type="bounce"),
+                name="email_event_bounces_by_rcpt",
+            ),
+        ]
+        constraints = [
+            # Belt and braces for reprocessing: one row per notification and recipient.
+            models.UniqueConstraint(
+                fields=["notification", "recipient"],
+                condition=Q(notification__isnull=False),
+                name="email_event_unique_per_notification",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.recipient}".strip()
+
+
+class SnsNotification(models.Model):
+    """A raw SNS POST that passed verification (or a simulator event), committed before any processing."""
+
+    class Origin(models.TextChoices):
+        SNS = "sns", "SNS (signature verified)"
+        SIMULATOR = "simulator", "Local SES simulator"
+
+    class Kind(models.TextChoices):
+        PENDING = "", "Not processed yet"
+        SES_EVENT = "ses_event", "SES event"
+        ALARM = "alarm", "CloudWatch alarm"
+        SUBSCRIPTION = "subscription", "Subscription message"
+        OTHER = "other", "Other message"
+
+    connection = models.ForeignKey("accounts.AwsConnection", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    message_id = models.CharField("SNS MessageId", max_length=100)
+    message_type = models.CharField(max_length=40, help_text="Notification, SubscriptionConfirmation, ...")
+    topic_arn = models.CharField(max_length=300, blank=True)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.SNS)
+    body = models.TextField(help_text="The envelope exactly as received.")
+    sns_timestamp = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField()
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, blank=True, default=Kind.PENDING)
+    event_type = models.CharField(max_length=60, blank=True, help_text="eventType / notificationType / alarm name.")
+    ses_message_id = models.CharField(max_length=255, blank=True)
+    result = models.TextField(blank=True, help_text="What processing did, in words.")
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="Last handed to a worker.")
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True, help_text="Gave up after repeated errors.")
+
+    class Meta:
+        ordering = ("-received_at", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "message_id"], name="sns_notification_unique_message"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                condition=Q(processed_at__isnull=True, failed_at__isnull=True),
+                name="sns_notification_unprocessed",
+            ),
+            models.Index(fields=["connection", "-received_at"], name="sns_notification_conn_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_type} {self.message_id}"
+
+
+class ConnectionReputation(models.Model):
+    """Reputation protection's view of one AWS connection: current state, last rates, the alarm flag."""
+
+    class State(models.TextChoices):
+        HEALTHY = "healthy", "Healthy"
+        THROTTLED = "throttled", "Throttled"
+        PAUSED = "paused", "Paused"
+        RECOVERING = "recovering", "Recovering"
+
+    connection = models.OneToOneField(
+        "accounts.AwsConnection", on_delete=models.CASCADE, primary_key=True, related_name="reputation"
+    )
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.HEALTHY)
+    sends = models.PositiveIntegerField(default=0, help_text="Recipients sent in the window.")
+    bounces = models.PositiveIntegerField(default=0, help_text="Hard bounces in the window.")
+    complaints = models.PositiveIntegerField(default=0)
+    bounce_rate = models.FloatField(null=True, blank=True)
+    complaint_rate = models.FloatField(null=True, blank=True)
+    cloudwatch_bounce_rate = models.FloatField(null=True, blank=True)
+    cloudwatch_complaint_rate = models.FloatField(null=True, blank=True)
+    alarm_active = models.BooleanField(default=False, help_text="A CloudWatch reputation alarm is in ALARM.")
+    counting_since = models.DateTimeField(
+        null=True, blank=True, help_text="Events before this are ignored (set when an operator resumes by hand)."
+    )
+    healthy_since = models.DateTimeField(null=True, blank=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("state", "connection")
+        indexes = [models.Index(fields=["state"], name="reputation_state")]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}: {self.state}"
+
+
+class ReputationChange(models.Model):
+    """History: every state change of a connection's reputation protection, and whom it told."""
+
+    reputation = models.ForeignKey(ConnectionReputation, on_delete=models.CASCADE, related_name="history")
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    from_state = models.CharField(max_length=12, choices=ConnectionReputation.State.choices)
+    to_state = models.CharField(max_length=12, choices=ConnectionReputation.State.choices)
+    send_rate_factor = models.FloatField()
+    bounce_rate = models.FloatField(null=True, blank=True)
+    complaint_rate = models.FloatField(null=True, blank=True)
+    reason = models.TextField()
+    notified_email = models.ForeignKey(
+        "emails.Email", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    notify_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["reputation", "-created_at"], name="reputation_change_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.from_state} → {self.to_state}"
+
+
+class WebhookEndpoint(models.Model):
+    """A customer's HTTPS endpoint that receives delivery events, signed with its own secret."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=2000)
+    event_types = models.JSONField(default=list, help_text='Event types to receive, or ["*"] for all.')
+    description = models.CharField(max_length=200, blank=True)
+    secret = EncryptedTextField(help_text="HMAC-SHA256 key; shown to the customer once.")
+    secret_prefix = models.CharField(max_length=16, help_text="The first characters, for recognition.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=["account", "-created_at"], name="webhook_endpoint_newest")]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return self.is_active and ("*" in self.event_types or event_type in self.event_types)
+
+
+class WebhookDelivery(models.Model):
+    """One event to POST to one endpoint, retried with backoff until it succeeds or the retry window ends."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (gave up)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(EmailEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    event_type = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    give_up_at = models.DateTimeField()
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="webhook_delivery_due"),
+            models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint_id}"
+
+
+class WebhookAttempt(models.Model):
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    attempted_at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_excerpt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("-attempted_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.status_code or self.error[:40]}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

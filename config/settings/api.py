@@ -29,6 +29,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Several models have a `status`; give each choice set its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "EmailStatusEnum": "emails.models.Email.Status",
+        "IdentityStatusEnum": "emails.models.Identity.Status",
+        "AccountStatusEnum": "accounts.models.Account.Status",
+    },
 }
 
 # Seconds between writes of ApiToken.last_used_at: recording every request would turn reads into writes.

@@ -190,3 +190,9 @@ class EmailViewSet(
         except services.NotCancellable as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response(EmailSerializer(email).data)
+
+
+class PendableEmailAliasViewSet(EmailViewSet):
+    """`POST /emails`, Pendable's unversioned path: the same endpoint, documented once under /v1/emails."""
+
+    schema = None

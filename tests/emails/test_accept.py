@@ -20,7 +20,8 @@ def test_accepted_email_answers_pendable_ids_and_is_queued(client_for, account):
     body = response.json()
     assert body["pendable_id"] == body["id"]
     assert body["status"] == "queued"
-    assert parse_datetime(body["pendable_received_on"]) <= timezone.now()
+    received = parse_datetime(body["pendable_received_on"])
+    assert received is not None and received <= timezone.now()
     email = Email.objects.get(pk=body["id"])
     assert (email.account, email.priority, email.tags, email.to_address) == (
         account,
@@ -264,3 +265,18 @@ def test_blocked_domain_api(client_for, account):
     assert created.status_code == 201 and created.json()["domain"] == "spammy.example"
     assert client_for.post("/v1/blocked-domains", {"domain": "not a domain"}, format="json").status_code == 422
     assert client_for.delete(f"/v1/blocked-domains/{created.json()['id']}").status_code == 204
+
+
+def test_timeline_merges_milestones_and_events_in_time_order(client_for, account):
+    from events.models import EmailEvent
+
+    sending_connection(account)
+    email_id = client_for.post("/v1/emails", email_body(), format="json").json()["id"]
+    email = Email.objects.get(pk=email_id)
+    sent_at = email.created_at + timedelta(seconds=2)
+    Email.objects.filter(pk=email_id).update(status="delivered", sent_at=sent_at, ses_message_id="m-1")
+    for offset, kind in ((1, "send"), (3, "delivery")):
+        EmailEvent.objects.create(account=account, email=email, source="ses", event_type=kind,
+                                  occurred_at=email.created_at + timedelta(seconds=offset))
+    timeline = client_for.get(f"/v1/emails/{email_id}").json()["timeline"]
+    assert [entry["type"] for entry in timeline] == ["accepted", "send", "sent", "delivery"]

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.django_db
 
 TEN_MB_OF_BASE64 = "QUFB" * (2_800_000)  # 8.4 MB of 'A', 11.2 MB once MIME-encoded with the body
 
-CASES = [
+CASES: list[tuple[dict[str, object], list[str | int], str, str]] = [
     # (overrides, loc, type, fragment of msg)
     ({"from": None}, ["body", "from"], "value_error.missing", "field required"),
     ({"to": None}, ["body", "to"], "value_error.missing", "field required"),

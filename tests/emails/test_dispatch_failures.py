@@ -63,10 +63,7 @@ def refusing(settings, monkeypatch):
 
 
 def _prepared(account: Any) -> Email:
-    connection = sending_connection(account, max_send_rate=50)
-    boto3.client("ses", region_name="us-east-1").create_configuration_set(
-        ConfigurationSet={"Name": connection.configuration_set}
-    )
+    sending_connection(account, max_send_rate=50)
     return email_accept(account=account, data=email_body())
 
 
@@ -117,6 +114,8 @@ def test_transient_errors_retry_then_give_up_after_the_limit(account, refusing, 
 
 
 def test_priority_order_is_strict_among_due_emails(account, settings):
+    from datetime import timedelta
+
     from django.utils import timezone
 
     from emails.models import SimulatedMessage
@@ -128,9 +127,7 @@ def test_priority_order_is_strict_among_due_emails(account, settings):
         email_accept(account=account, data=email_body(priority=priority, subject=f"p{priority}"))
     scheduled = email_accept(
         account=account,
-        data=email_body(
-            priority=5, subject="p5", schedule_send_at=(timezone.now() + timezone.timedelta(seconds=1)).isoformat()
-        ),
+        data=email_body(priority=5, subject="p5", schedule_send_at=(timezone.now() + timedelta(seconds=1)).isoformat()),
     )
     Email.objects.filter(pk=scheduled.pk).update(send_at=timezone.now())  # its time has come
     Dispatcher(str(scheduled.connection_id)).run(max_seconds=10)

@@ -62,9 +62,17 @@ def _dispatch(connection_id: Any) -> None:
     Dispatcher(str(connection_id)).run(max_seconds=10)
 
 
-def test_verified_sender_is_sent_with_cc_bcc_reply_to_headers_and_attachments(api, account, ses, ses_calls):
-    connection = sending_connection(account, max_send_rate=50)
+def _provisioned(account: Any, ses: Any, **overrides: Any) -> Any:
+    """A sending connection whose configuration set exists in SES, as `provision_connection` leaves it."""
+    connection = sending_connection(account, max_send_rate=50, **overrides)
     ses.create_configuration_set(ConfigurationSet={"Name": connection.configuration_set})
+    connection.configuration_set_name = connection.configuration_set
+    connection.save(update_fields=["configuration_set_name"])
+    return connection
+
+
+def test_verified_sender_is_sent_with_cc_bcc_reply_to_headers_and_attachments(api, account, ses, ses_calls):
+    connection = _provisioned(account, ses)
     response = api(account).post(
         "/v1/emails",
         email_body(
@@ -106,8 +114,7 @@ def test_verified_sender_is_sent_with_cc_bcc_reply_to_headers_and_attachments(ap
 
 
 def test_text_and_html_make_multipart_alternative(api, account, ses):
-    connection = sending_connection(account, max_send_rate=50)
-    ses.create_configuration_set(ConfigurationSet={"Name": connection.configuration_set})
+    connection = _provisioned(account, ses)
     api(account).post("/v1/emails", email_body(html_body="<p>Hi</p>"), format="json")
     _dispatch(connection.pk)
     [sent] = _sent_messages()
@@ -117,8 +124,7 @@ def test_text_and_html_make_multipart_alternative(api, account, ses):
 
 
 def test_sender_unverified_at_ses_fails_with_the_reason_in_the_timeline(api, account, ses):
-    connection = sending_connection(account, domain="not-in-ses.example", max_send_rate=50)
-    ses.create_configuration_set(ConfigurationSet={"Name": connection.configuration_set})
+    connection = _provisioned(account, ses, domain="not-in-ses.example")
     email_id = (
         api(account).post("/v1/emails", email_body(**{"from": "news@not-in-ses.example"}), format="json").json()["id"]
     )
@@ -134,6 +140,14 @@ def test_sender_unverified_at_ses_fails_with_the_reason_in_the_timeline(api, acc
     timeline = api(account).get(f"/v1/emails/{email_id}").json()["timeline"]
     assert any(entry["type"] == "failed" and entry["detail"] == email.failure_reason for entry in timeline)
     assert _sent_messages() == []
+
+
+def test_unprovisioned_connection_sends_without_a_configuration_set(api, account, ses, ses_calls):
+    connection = sending_connection(account, max_send_rate=50)
+    email_id = api(account).post("/v1/emails", email_body(), format="json").json()["id"]
+    _dispatch(connection.pk)
+    assert Email.objects.get(pk=email_id).status == Email.Status.SENT
+    assert "ConfigurationSetName" not in ses_calls[0]
 
 
 def test_send_quota_comes_from_ses(account, ses):

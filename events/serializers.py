@@ -1,0 +1,78 @@
+from rest_framework import serializers
+
+from config.api.serializers import StrictSerializer
+from events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from events.services.outbound import EVENT_TYPES
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookEndpoint
+        fields: tuple[str, ...] = (
+            "id",
+            "url",
+            "event_types",
+            "description",
+            "is_active",
+            "secret_prefix",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(read_only=True, help_text="The signing secret. Shown in this response only.")
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = (*WebhookEndpointSerializer.Meta.fields, "secret")
+        read_only_fields = fields
+
+
+class WebhookEndpointWriteSerializer(StrictSerializer):
+    url = serializers.URLField(max_length=2000, help_text="An https:// URL on the public internet.")
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENT_TYPES),
+        min_length=1,
+        help_text='Which events to receive; ["*"] for all, including types Sesame does not know yet.',
+    )
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    is_active = serializers.BooleanField(required=False)
+
+    def validate_url(self, value: str) -> str:
+        from events.services.outbound import EndpointRefused, webhook_url_check
+
+        try:
+            webhook_url_check(value)
+        except EndpointRefused as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return value
+
+
+class WebhookAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookAttempt
+        fields = ("attempted_at", "status_code", "duration_ms", "error")
+        read_only_fields = fields
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    attempt_log = WebhookAttemptSerializer(many=True, read_only=True)
+    status = serializers.CharField(read_only=True, help_text="pending, delivered, or failed (gave up after 24 h).")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = (
+            "id",
+            "event_type",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error",
+            "delivered_at",
+            "created_at",
+            "payload",
+            "attempt_log",
+        )
+        read_only_fields = fields
