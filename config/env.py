@@ -89,6 +89,8 @@ def parse_database_url(url: str) -> dict[str, object]:
             raise ImproperlyConfigured("DATABASE_URL must name a database, e.g. postgres://user@host:5432/sesame")
         options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         conn_max_age = int(options.pop("conn_max_age", "60"))
+        # Off by default: a health check is one more round trip on every request (the API's hot path).
+        health_checks = options.pop("conn_health_checks", "false").lower() in {"1", "true", "yes"}
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
@@ -97,7 +99,7 @@ def parse_database_url(url: str) -> dict[str, object]:
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
             "CONN_MAX_AGE": conn_max_age,
-            "CONN_HEALTH_CHECKS": True,
+            "CONN_HEALTH_CHECKS": health_checks,
             "OPTIONS": options,
         }
     raise ImproperlyConfigured(f"DATABASE_URL scheme {scheme!r} is not supported; use postgres://... or sqlite:///path")
