@@ -18,52 +18,31 @@ What it measures, on this machine, against real PostgreSQL and Redis (database s
 import json
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DB_NAME = "sesame_bench_emails"
-ENV = {
-    **os.environ,
-    "DJANGO_SETTINGS_MODULE": "config.settings.base",
-    "SESAME_ENV": "production",
-    "SESAME_DEBUG": "false",
-    "SESAME_ALLOWED_HOSTS": "127.0.0.1,localhost",
-    "SESAME_SECRET_KEY": "bench-secret-key-bench-secret-key-bench-secret-key",
-    "SESAME_ENCRYPTION_KEY": "5OSQ8dzdJyd7KHTPEAIJWeu-alsfE4_kCaVCloxypAQ=",
-    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-    "REDIS_URL": "redis://127.0.0.1:6379/11",
-    "SESAME_AWS_MODE": "aws",
-    "SESAME_AWS_ENDPOINT_URL": "http://127.0.0.1:9325",
-    "SESAME_LOG_LEVEL": "WARNING",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
-os.environ.update(ENV)
-PYTHON = sys.executable
-WEB = "http://127.0.0.1:8765"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import PYTHON, bench_environment, free_port, prepare_database, start, stop, wait_http
 
-def _create_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+SES_PORT = free_port()
+ENV = bench_environment(
+    "sesame_bench_emails",
+    11,
+    SESAME_AWS_MODE="aws",
+    SESAME_AWS_ENDPOINT_URL=f"http://127.0.0.1:{SES_PORT}",
+    AWS_EC2_METADATA_DISABLED="true",
+)
+WEB_PORT = free_port()
+WEB = f"http://127.0.0.1:{WEB_PORT}"
 
 
 def _setup() -> tuple[str, str]:
-    _create_database()
-    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=ENV, check=True)
-    import django
-
-    django.setup()
+    prepare_database(ENV)
     from accounts import services as account_services
     from accounts.models import Account, AwsConnection
     from accounts.ratelimit import redis_client
@@ -103,33 +82,6 @@ def _body(i: int | None = None) -> dict:
     }
 
 
-def _start(args: list[str], log: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    out = open(f"/tmp/sesame-bench-{log}.log", "w")  # noqa: SIM115 (handed to the child process)
-    return subprocess.Popen(
-        args, cwd=ROOT, env={**ENV, **(extra_env or {})}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def _wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer")
-
-
 def _reset_emails() -> None:
     from accounts.ratelimit import redis_client
     from emails.models import Email
@@ -141,29 +93,27 @@ def _reset_emails() -> None:
 def phase_accept(token: str, connection_id: str) -> dict:
     from bench.loadgen import run
 
-    web = _start(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "-w",
-            "2",
-            "-k",
-            "gthread",
-            "--threads",
-            "16",
-            "-b",
-            "127.0.0.1:8765",
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
-        "web",
-    )
+    gunicorn = [
+        PYTHON,
+        "-m",
+        "gunicorn",
+        "config.wsgi",
+        "-w",
+        "2",
+        "-k",
+        "gthread",
+        "--threads",
+        "16",
+        "-b",
+        f"127.0.0.1:{WEB_PORT}",
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+    ]
+    web = start(gunicorn, "web", ENV)
     try:
-        _wait_http(f"{WEB}/healthz")
+        wait_http(f"{WEB}/healthz")
         run(f"{WEB}/v1/emails", token=token, make_body=_body, concurrency=32, seconds=2)  # warm-up
         single = run(f"{WEB}/v1/emails", token=token, make_body=_body, concurrency=32, seconds=10)
         batch = run(
@@ -174,7 +124,7 @@ def phase_accept(token: str, connection_id: str) -> dict:
             seconds=10,
         )
     finally:
-        _stop(web)
+        stop(web)
     _reset_emails()
     return {
         "single": {
@@ -223,7 +173,7 @@ def _bulk_queue(connection_id: str, count: int, *, delay: float = 0.0) -> None:
 
 
 def _fetch_arrivals() -> list[tuple[float, int, str]]:
-    with urllib.request.urlopen("http://127.0.0.1:9325/stats", timeout=30) as response:
+    with urllib.request.urlopen(f"http://127.0.0.1:{SES_PORT}/stats", timeout=30) as response:
         return [tuple(row) for row in json.loads(response.read())]
 
 
@@ -239,44 +189,31 @@ def _busiest_sliding_second(arrivals: list[tuple[float, int, str]]) -> int:
     return best
 
 
-def _pipeline(connection_id: str):
-    fake = _start([PYTHON, "bench/fake_ses.py", "--latency-ms", "20", "--max-send-rate", "500"], "fake-ses")
-    _wait_http("http://127.0.0.1:9325/stats")
-    worker = _start(
-        [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-l",
-            "warning",
-            "-Q",
-            "default,dispatch",
-            "--concurrency",
-            "2",
-        ],
-        "worker",
+def _pipeline() -> list:
+    """Fake SES, one Celery worker (2 processes) and beat."""
+    fake = start(
+        [PYTHON, "bench/fake_ses.py", "--port", str(SES_PORT), "--latency-ms", "20", "--max-send-rate", "500"],
+        "fake-ses",
+        ENV,
     )
-    beat = _start(
-        [PYTHON, "-m", "celery", "-A", "config", "beat", "-l", "warning", "--pidfile", "/tmp/sesame-bench-beat.pid"],
-        "beat",
-    )
+    wait_http(f"http://127.0.0.1:{SES_PORT}/stats")
+    celery = [PYTHON, "-m", "celery", "-A", "config"]
+    worker = start([*celery, "worker", "-l", "warning", "-Q", "default,dispatch", "--concurrency", "2"], "worker", ENV)
+    beat = start([*celery, "beat", "-l", "warning", "--pidfile", "/tmp/sesame-bench-beat.pid"], "beat", ENV)
     return [fake, worker, beat]
 
 
 def phase_dispatch(token: str, connection_id: str, seconds: int = 60) -> dict:
     _bulk_queue(connection_id, 500 * (seconds + 20))
-    processes = _pipeline(connection_id)
+    processes = _pipeline()
     try:
         time.sleep(5)  # warm-up: workers start, dispatchers reach steady state
-        urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:9325/stats", method="DELETE"))
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{SES_PORT}/stats", method="DELETE"))
         time.sleep(seconds)
         arrivals = _fetch_arrivals()
     finally:
         for process in reversed(processes):
-            _stop(process)
+            stop(process)
     _reset_emails()
     start = arrivals[0][0]
     window = [a for a in arrivals if a[0] - start < seconds]
@@ -318,7 +255,7 @@ def phase_ordering(token: str, connection_id: str) -> dict:
     _bulk_queue(connection_id, 20_000)
     _bulk_queue(connection_id, 500, delay=15)
     backlog_formed = timezone.now()
-    processes = _pipeline(connection_id)
+    processes = _pipeline()
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -328,7 +265,7 @@ def phase_ordering(token: str, connection_id: str) -> dict:
             time.sleep(0.5)
     finally:
         for process in reversed(processes):
-            _stop(process)
+            stop(process)
     rows = [
         (priority, due.timestamp(), claimed.timestamp())
         for priority, due, claimed in Email.objects.filter(claimed_at__gte=backlog_formed).values_list(

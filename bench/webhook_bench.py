@@ -19,49 +19,26 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "sesame_bench_events"
-ENV = {
-    **os.environ,
-    "DJANGO_SETTINGS_MODULE": "config.settings.base",
-    "SESAME_ENV": "production",
-    "SESAME_DEBUG": "false",
-    "SESAME_ALLOWED_HOSTS": "127.0.0.1,localhost",
-    "SESAME_SECRET_KEY": "bench-secret-key-bench-secret-key-bench-secret-key",
-    "SESAME_ENCRYPTION_KEY": "5OSQ8dzdJyd7KHTPEAIJWeu-alsfE4_kCaVCloxypAQ=",
-    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-    "REDIS_URL": "redis://127.0.0.1:6379/12",
-    "SESAME_AWS_MODE": "simulator",
-    "SESAME_LOG_LEVEL": "WARNING",
-}
-os.environ.update(ENV)
-PYTHON = sys.executable
-BIND = "127.0.0.1:8766"
+
+from bench.common import PYTHON, bench_environment, free_port, prepare_database, start, stop, wait_http  # noqa: E402
+
+ENV = bench_environment("sesame_bench_events", 12, SESAME_AWS_MODE="simulator")
+BIND = f"127.0.0.1:{free_port()}"
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:sesame-events-bench"
 
 
 def _setup() -> str:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=ENV, check=True)
-    import django
-
-    django.setup()
+    prepare_database(ENV)
     from accounts import services
     from accounts.models import Account, AwsConnection
     from accounts.ratelimit import redis_client
@@ -77,7 +54,7 @@ def _setup() -> str:
         identifier="bench",
         region="us-east-1",
         access_key_id="AKIABENCH",
-        secret_access_key="bench-secret",  # noqa: S106  (a fake key for a connection that never calls AWS)
+        secret_access_key="bench-secret",
         is_default=True,
     )
     AwsConnection.objects.filter(pk=connection.pk).update(sns_topic_arn=TOPIC_ARN)
@@ -148,33 +125,6 @@ async def _open_loop(url: str, bodies: list[bytes], rate: float) -> tuple[list[f
     return latencies, statuses, time.perf_counter() - start
 
 
-def _start(args: list[str], log: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    out = open(Path(tempfile.gettempdir()) / f"sesame-bench-webhook-{log}.log", "w")  # noqa: SIM115 (the child's)
-    return subprocess.Popen(
-        args, cwd=ROOT, env={**ENV, **(extra_env or {})}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def _wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer")
-
-
 def _cpu_seconds(pgid: int) -> float:
     """User + system CPU of every process in a process group (gunicorn's master and workers), from /proc."""
     total = 0
@@ -218,9 +168,10 @@ def _percentile(values: list[float], p: float) -> float:
 def _drain(expected: int) -> dict:
     from events.models import SnsNotification
 
-    worker = _start(
+    worker = start(
         [PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "warning", "-Q", "default", "--concurrency", "2"],
-        "worker",
+        "webhook-worker",
+        ENV,
     )
     started = time.monotonic()
     try:
@@ -229,7 +180,7 @@ def _drain(expected: int) -> dict:
                 break
             time.sleep(0.5)
     finally:
-        _stop(worker)
+        stop(worker)
     elapsed = time.monotonic() - started
     done = SnsNotification.objects.filter(processed_at__isnull=False).count()
     return {"processed": done, "of": expected, "seconds": round(elapsed, 1), "per_s": round(done / elapsed)}
@@ -252,7 +203,7 @@ def main() -> None:
         pem.write(signing.certificate().pem)
     warmup = _envelopes(int(args.rate * 2))
     bodies = _envelopes(int(args.rate * args.seconds))
-    web = _start(
+    web = start(
         [
             PYTHON,
             "-m",
@@ -271,18 +222,18 @@ def main() -> None:
             "--log-level",
             "warning",
         ],
-        "web",
-        {"SESAME_BENCH_SNS_CERT": pem.name},
+        "webhook-web",
+        {**ENV, "SESAME_BENCH_SNS_CERT": pem.name},
     )
     url = f"http://{BIND}/webhooks/sns/{connection_id}"
     try:
-        _wait_http(f"http://{BIND}/healthz")
+        wait_http(f"http://{BIND}/healthz")
         asyncio.run(_open_loop(url, warmup, args.rate))  # connections, certificate cache, DB connections
         server_cpu, own_cpu = _cpu_seconds(web.pid), time.process_time()
         latencies, statuses, elapsed = asyncio.run(_open_loop(url, bodies, args.rate))
         server_cpu, own_cpu = _cpu_seconds(web.pid) - server_cpu, time.process_time() - own_cpu
     finally:
-        _stop(web)
+        stop(web)
         os.unlink(pem.name)
 
     from events.models import SnsNotification
