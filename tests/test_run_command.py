@@ -114,7 +114,8 @@ def test_up_sends_through_the_simulator_and_a_bounce_suppresses(running_sesame):
             break
         time.sleep(0.5)
     assert detail["status"] == "bounced", detail
-    assert [e["type"] for e in detail["timeline"]][:2] == ["accepted", "sent"]
+    kinds = [entry["type"] for entry in detail["timeline"]]
+    assert kinds[0] == "accepted" and {"sent", "send", "bounce"} <= set(kinds)
 
     status, body = _fetch(f"{base}/v1/emails", token, message)
     assert json.loads(body)["status"] == "suppressed"

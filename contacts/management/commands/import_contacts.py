@@ -1,0 +1,91 @@
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from accounts.models import Account
+from contacts.csv_import import ImportFileError, ImportProgress, contacts_import
+from contacts.normalize import clean_tag_names, normalize_region
+
+
+class Command(BaseCommand):
+    help = (
+        "Import contacts from a CSV file into an account. Bad rows are written to an error CSV (row, column, value, "
+        "reason) and never stop the import; running the same file again changes nothing."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("account_id", help="The account's id (see the admin, or create_account's output).")
+        parser.add_argument("file", type=Path, help="A UTF-8 CSV with a header row.")
+        parser.add_argument("--tags", default="", help="Comma-separated tags added to every imported contact.")
+        parser.add_argument(
+            "--update-existing", action="store_true", help="Overwrite fields of contacts that already exist."
+        )
+        parser.add_argument("--default-region", default="", help="Region for national mobile numbers, e.g. GB.")
+        parser.add_argument("--errors", type=Path, help="Where to write bad rows (default: FILE.errors.csv).")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar (logs, CI).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        account = Account.objects.filter(pk=options["account_id"]).first() if _is_uuid(options["account_id"]) else None
+        if account is None:
+            raise CommandError(f"No account with id {options['account_id']!r}.")
+        path: Path = options["file"]
+        if not path.is_file():
+            raise CommandError(f"{path} is not a file.")
+        try:
+            region = normalize_region(options["default_region"]) if options["default_region"] else None
+            tags = clean_tag_names(options["tags"])
+        except ValidationError as exc:
+            raise CommandError(exc.messages[0]) from exc
+        errors_path: Path = options["errors"] or path.with_name(path.name + ".errors.csv")
+        show = not options["no_progress"]
+        with path.open("rb") as source, errors_path.open("w", newline="", encoding="utf-8") as errors:
+            try:
+                report = contacts_import(
+                    account_id=account.pk,
+                    source=source,
+                    errors=errors,
+                    tags=tags,
+                    update_existing=options["update_existing"],
+                    default_region=region,
+                    bytes_total=path.stat().st_size,
+                    progress=self._draw if show else None,
+                )
+            except ImportFileError as exc:
+                raise CommandError(str(exc)) from exc
+        if show:
+            self.stderr.write("")
+        rate = report.rows / report.seconds if report.seconds else 0
+        self.stdout.write(
+            f"{report.rows:,} rows in {report.seconds:.1f} s ({rate:,.0f} rows/s): {report.created:,} created, "
+            f"{report.updated:,} updated, {report.unchanged:,} unchanged, {report.errors:,} with errors"
+        )
+        if report.errors:
+            self.stdout.write(f"Bad rows are listed in {errors_path}")
+        else:
+            errors_path.unlink(missing_ok=True)
+
+    def _draw(self, progress: ImportProgress) -> None:
+        share = progress.bytes_read / progress.bytes_total if progress.bytes_total else 0
+        if progress.phase == "done":
+            share = 1
+        filled = int(30 * share)
+        rate = progress.rows_read / progress.seconds if progress.seconds else 0
+        label = {"reading": "reading ", "applying": "applying", "done": "done    "}[progress.phase]
+        self.stderr.write(
+            f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {share:4.0%}  {progress.rows_read:>10,} rows  "
+            f"{rate:>8,.0f} rows/s  {progress.errors:,} errors   ",
+            ending="",
+        )
+        self.stderr.flush()
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

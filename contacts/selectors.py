@@ -1,0 +1,50 @@
+"""Reads of contacts, timelines, tags and segments, always within one account."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from accounts.models import Account
+from contacts.filters import ContactFilter, segment_query, unknown_params
+from contacts.models import Contact, ContactEvent, Segment, Tag
+
+
+def contact_list(*, account: Account) -> QuerySet[Contact]:
+    return Contact.objects.filter(account=account)
+
+
+def contacts_matching(*, account: Account, filters: Mapping[str, Any]) -> QuerySet[Contact]:
+    """Contacts a segment's filters select; raises ValidationError naming each bad parameter."""
+    unknown = unknown_params(filters, allowed=frozenset())
+    if "segment" in filters:
+        unknown.append("segment")
+    if unknown:
+        raise ValidationError(
+            {key: f"Unknown filter {key!r}; see GET /v1/contacts for the filters." for key in unknown}
+        )
+    filterset = ContactFilter(segment_query(filters), contact_list(account=account), account=account)
+    if not filterset.is_valid():
+        raise ValidationError({key: [str(m) for m in messages] for key, messages in filterset.form.errors.items()})
+    return filterset.qs
+
+
+def segment_contacts(*, segment: Segment) -> QuerySet[Contact]:
+    return contacts_matching(account=segment.account, filters=segment.filters)
+
+
+def segment_count(*, segment: Segment) -> int | None:
+    """The live count, or None when the stored filters no longer validate (a tag was renamed, say)."""
+    try:
+        return segment_contacts(segment=segment).count()
+    except ValidationError:
+        return None
+
+
+def contact_timeline(*, contact: Contact) -> QuerySet[ContactEvent]:
+    return ContactEvent.objects.filter(contact_id=contact.pk, account_id=contact.account_id)
+
+
+def tag_list(*, account: Account) -> QuerySet[Tag]:
+    return Tag.objects.filter(account=account)

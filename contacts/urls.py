@@ -1,0 +1,17 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from contacts.api.contacts import ContactTimelineApi, ContactViewSet
+from contacts.api.events import ContactEventsIngestApi
+from contacts.api.segments import SegmentViewSet, TagViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("contacts", ContactViewSet, basename="contact")
+router.register("segments", SegmentViewSet, basename="segment")
+router.register("tags", TagViewSet, basename="tag")
+
+urlpatterns = [
+    path("events", ContactEventsIngestApi.as_view(), name="contact-events"),
+    path("contacts/<int:pk>/timeline", ContactTimelineApi.as_view(), name="contact-timeline"),
+    *router.urls,
+]
