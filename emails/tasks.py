@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 _LOOKAHEAD = timedelta(seconds=1.5)
 
 
-@shared_task(queue="dispatch", acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True)
 def dispatch_connection(connection_id: str) -> None:
     more = Dispatcher(connection_id).run(max_seconds=settings.SESAME_DISPATCH_MAX_SECONDS)
     if more:  # yield the worker slot now and then; the next run picks up where this one stopped

@@ -26,6 +26,7 @@ else:
 # Sending gets its own queue so event processing and imports never wait behind a send backlog.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 SESAME_WORKER_QUEUES = "default,dispatch"
+CELERY_TASK_ROUTES = {"emails.tasks.dispatch_connection": {"queue": "dispatch"}}
 CELERY_TASK_ALWAYS_EAGER = env_bool("SESAME_CELERY_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
