@@ -65,7 +65,7 @@ def _envelopes(count: int) -> list[bytes]:
     """Signed SNS envelopes around AWS's own Delivery sample, each a distinct message."""
     from tests.events import signing
 
-    sample = json.loads((ROOT.parent / "shared/fixtures/ses-events/delivery.json").read_text())
+    sample = json.loads((ROOT / "tests/fixtures/ses-events/delivery.json").read_text())
     bodies = []
     for _ in range(count):
         sample["mail"]["messageId"] = f"bench-{uuid.uuid4()}"

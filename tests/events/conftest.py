@@ -16,7 +16,8 @@ from tests.accounts.factories import connection_for
 from tests.events import signing
 
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:sesame-events-test"
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+# AWS's own SES payload samples (Amazon SES Developer Guide), vendored so a clean clone tests on its own.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 @pytest.fixture(autouse=True)
