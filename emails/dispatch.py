@@ -44,7 +44,7 @@ def ses_tags(tags: list[str]) -> dict[str, str]:
 
 
 _CLAIM_SQL = """
-UPDATE emails_email SET status = 'sending', claimed_at = clock_timestamp(), attempts = attempts + 1
+UPDATE emails_email SET status = 'sending', claimed_at = statement_timestamp(), attempts = attempts + 1
 WHERE id = (
     SELECT id FROM emails_email
     WHERE connection_id = %s AND status IN ('scheduled', 'queued') AND send_at <= %s
@@ -60,6 +60,7 @@ def claim_next(connection_id: uuid.UUID, now: datetime) -> Email | None:
     """Move the most urgent due email of this connection to `sending`, or return None."""
     if connection.vendor == "postgresql":
         # One round trip: the row is locked, skipped by other claimers, updated and returned in one statement.
+        # claimed_at is the statement's start, the moment of the snapshot the choice was made from.
         claimed = list(Email.objects.raw(_CLAIM_SQL, [connection_id, now]))
         return claimed[0] if claimed else None
     with transaction.atomic():  # SQLite: a single writer at a time, so a conditional UPDATE is enough
