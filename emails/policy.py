@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
-from django.db.models import Value
+from django.db import connection
 
 from accounts.models import Account
 from emails.addresses import Address
@@ -28,27 +28,25 @@ def _domain_and_parents(domain: str) -> Iterable[str]:
 
 class RecipientPolicy:
     def __init__(self, *, account: Account, addresses: Iterable[Address]) -> None:
-        keys = {address.key for address in addresses}
-        # One round trip for both lists: this runs on every accepted email.
-        suppressed = (
-            Suppression.objects.filter(account=account, address__in=keys)
-            .order_by()  # SQLite refuses ORDER BY inside a UNION's parts
-            .annotate(kind=Value("s"))
-            .values_list("kind", "address", "reason")
-        )
-        blocked = (
-            BlockedDomain.objects.filter(account=account)
-            .order_by()
-            .annotate(kind=Value("b"), reason=Value(""))
-            .values_list("kind", "domain", "reason")
+        keys = sorted({address.key for address in addresses})
+        # One round trip for both lists, in plain SQL: this runs on every accepted email, and compiling the
+        # equivalent ORM union costs more than the query.
+        marks = ", ".join(["%s"] * len(keys)) or "NULL"
+        sql = (
+            f"SELECT 's', address, reason FROM {Suppression._meta.db_table} "  # noqa: S608 (table names, no input)
+            f"WHERE account_id = %s AND address IN ({marks}) "
+            f"UNION ALL SELECT 'b', domain, '' FROM {BlockedDomain._meta.db_table} WHERE account_id = %s"
         )
         self._suppressed: dict[str, str] = {}
         self._blocked: set[str] = set()
-        for kind, value, reason in suppressed.union(blocked, all=True):
-            if kind == "s":
-                self._suppressed[value] = reason
-            else:
-                self._blocked.add(value)
+        account_id = Suppression._meta.get_field("account").get_db_prep_value(account.pk, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [account_id, *keys, account_id])
+            for kind, value, reason in cursor.fetchall():
+                if kind == "s":
+                    self._suppressed[value] = reason
+                else:
+                    self._blocked.add(value)
 
     def drop_reason(self, address: Address) -> str | None:
         """Why this recipient must not receive mail, or None."""

@@ -31,7 +31,9 @@ class AcceptContext:
 
     def __init__(self, account: Account) -> None:
         self.account = account
-        self._connections = {c.identifier: c for c in AwsConnection.objects.filter(account=account)}
+        # The secret is not needed to accept, and decrypting it would cost every request a Fernet round.
+        connections = AwsConnection.objects.filter(account=account).defer("secret_access_key")
+        self._connections = {c.identifier: c for c in connections}
         self._verified: dict[Any, set[str]] = {}
 
     def connection(self, identifier: str | None, loc: Loc) -> tuple[AwsConnection | None, ErrorEntry | None]:
