@@ -46,6 +46,7 @@ class AwsConnectionInline(admin.TabularInline):
         return False
 
 
+# config/admin.py registers a subclass in its place: an account added there also gets its simulator connection.
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     list_display = ("name", "status", "plan", "owner_email", "token_count", "connection_count", "created_at")

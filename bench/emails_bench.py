@@ -47,8 +47,7 @@ def _setup() -> tuple[str, str]:
     from accounts import services as account_services
     from accounts.models import Account, AwsConnection
     from accounts.ratelimit import redis_client
-    from emails.models import Email, Identity
-    from events.models import EmailEvent
+    from emails.models import Email, EmailEvent, Identity
 
     redis_client(ENV["REDIS_URL"]).flushdb()
     EmailEvent.objects.all().delete()
@@ -215,6 +214,8 @@ def phase_dispatch(token: str, connection_id: str, seconds: int = 60) -> dict:
         urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{SES_PORT}/stats", method="DELETE"))
         time.sleep(seconds)
         arrivals = _fetch_arrivals()
+        with urllib.request.urlopen(f"http://127.0.0.1:{SES_PORT}/throttled", timeout=30) as response:
+            throttled = json.loads(response.read())["throttled"]
     finally:
         for process in reversed(processes):
             stop(process)
@@ -231,6 +232,7 @@ def phase_dispatch(token: str, connection_id: str, seconds: int = 60) -> dict:
         "quietest_calendar_second": min(full_seconds),
         "stdev_per_second": round(statistics.pstdev(full_seconds), 1),
         "busiest_sliding_1s_window": _busiest_sliding_second(window),
+        "throttled_by_fake_ses": throttled,
     }
 
 

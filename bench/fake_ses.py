@@ -1,13 +1,16 @@
 """A tiny SES endpoint on loopback for benchmarks: answers SendRawEmail and GetSendQuota (the Query API boto3
-speaks) after a configurable latency, and records when each message arrived and how many recipients it had.
+speaks) after a configurable latency, and records when each message arrived and how many recipients it had. Like
+SES, it refuses a message with `Throttling: Maximum sending rate exceeded.` when accepting it would put more than
+the max send rate's recipients into the last second; refusals are recorded with recipients 0 and counted apart.
 
-    python bench/fake_ses.py --port 9325 --latency-ms 20 --max-send-rate 500
+    python bench/fake_ses.py --port 9325 --latency-ms 20 --max-send-rate 500 [--key-rate AKSMALL=1 ...]
 
 GET /stats answers the recorded arrivals as JSON: [[unix_time, recipients, x_sesame_email_id], ...].
 """
 
 import argparse
 import base64
+import collections
 import json
 import re
 import threading
@@ -17,18 +20,39 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 _EMAIL_ID = re.compile(rb"X-Sesame-Email-Id: ([0-9a-f-]{36})")
+_CREDENTIAL = re.compile(r"Credential=([^/]+)/")
 
 
 class FakeSes(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 512
 
-    def __init__(self, address: tuple[str, int], latency: float, max_send_rate: float) -> None:
+    def __init__(
+        self, address: tuple[str, int], latency: float, max_send_rate: float, key_rates: dict[str, float]
+    ) -> None:
         super().__init__(address, Handler)
         self.latency = latency
         self.max_send_rate = max_send_rate
+        self.key_rates = key_rates  # access key id prefix -> its own max send rate (one SES account each)
         self.lock = threading.Lock()
         self.arrivals: list[tuple[float, int, str]] = []
+        self.windows: dict[str, collections.deque[tuple[float, int]]] = {}
+        self.throttled = 0
+
+    def rate_for(self, key: str) -> float:
+        return next((rate for prefix, rate in self.key_rates.items() if key.startswith(prefix)), self.max_send_rate)
+
+    def admit(self, key: str, arrived: float, recipients: int) -> bool:
+        """SES's max send rate, per account (access key): at most that many recipients in any one second."""
+        with self.lock:
+            window = self.windows.setdefault(key, collections.deque())
+            while window and window[0][0] <= arrived - 1.0:
+                window.popleft()
+            if sum(n for _, n in window) + recipients > self.rate_for(key):
+                self.throttled += 1
+                return False
+            window.append((arrived, recipients))
+            return True
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -52,12 +76,17 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 body = json.dumps(self.server.arrivals).encode()
             self._reply(200, body, "application/json")
+        elif self.path == "/throttled":
+            with self.server.lock:
+                body = json.dumps({"throttled": self.server.throttled}).encode()
+            self._reply(200, body, "application/json")
         else:
             self._reply(404, b"")
 
     def do_DELETE(self) -> None:
         with self.server.lock:
             self.server.arrivals.clear()
+            self.server.throttled = 0
         self._reply(204, b"")
 
     def do_POST(self) -> None:
@@ -69,9 +98,20 @@ class Handler(BaseHTTPRequestHandler):
             recipients = sum(1 for key in form if key.startswith("Destinations.member."))
             raw = base64.b64decode(form.get("RawMessage.Data", [""])[0])
             match = _EMAIL_ID.search(raw)
+            key = _CREDENTIAL.search(self.headers.get("Authorization", ""))
+            admitted = self.server.admit(key.group(1) if key else "", arrived, recipients)
             with self.server.lock:
-                self.server.arrivals.append((arrived, recipients, match.group(1).decode() if match else ""))
+                self.server.arrivals.append(
+                    (arrived, recipients if admitted else 0, match.group(1).decode() if match else "")
+                )
             time.sleep(self.server.latency)
+            if not admitted:
+                self._reply(
+                    400,
+                    b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+                    b"<Message>Maximum sending rate exceeded.</Message></Error></ErrorResponse>",
+                )
+                return
             body = (
                 "<SendRawEmailResponse><SendRawEmailResult>"
                 f"<MessageId>{uuid.uuid4()}-000000</MessageId>"
@@ -94,8 +134,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9325)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--max-send-rate", type=float, default=500.0)
+    parser.add_argument(
+        "--key-rate", action="append", default=[], help="PREFIX=RATE: accounts whose access key starts so"
+    )
     args = parser.parse_args()
-    server = FakeSes(("127.0.0.1", args.port), args.latency_ms / 1000, args.max_send_rate)
+    key_rates = {prefix: float(rate) for prefix, _, rate in (item.partition("=") for item in args.key_rate)}
+    server = FakeSes(("127.0.0.1", args.port), args.latency_ms / 1000, args.max_send_rate, key_rates)
     server.serve_forever()
 
 

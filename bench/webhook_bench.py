@@ -42,7 +42,8 @@ def _setup() -> str:
     from accounts import services
     from accounts.models import Account, AwsConnection
     from accounts.ratelimit import redis_client
-    from events.models import EmailEvent, SnsNotification
+    from emails.models import EmailEvent
+    from events.models import SnsNotification
 
     redis_client(ENV["REDIS_URL"]).flushdb()
     EmailEvent.objects.all().delete()

@@ -9,3 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 app = Celery("sesame")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["config.delivery"])
+
+import config.delivery.worker  # noqa: E402, F401  (starts the delivery engine in `-Q dispatch` workers)

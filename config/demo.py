@@ -12,6 +12,7 @@ from django.db import transaction
 
 from accounts import services
 from accounts.models import Account, ApiToken, AwsConnection, Membership
+from config.onboarding import SIMULATOR_CONNECTION_IDENTIFIER, SIMULATOR_ROLE_ARN, simulator_connection_ensure
 from emails import services as email_services
 
 DEMO_USERNAME = "operator"
@@ -62,19 +63,19 @@ def _still_valid(credentials: DemoCredentials) -> bool:
 
 
 def _ensure_sending(account: Account) -> None:
-    connection = AwsConnection.objects.filter(account=account, is_default=True).first()
-    if connection is None:
-        connection = services.aws_connection_create(
-            account=account,
-            identifier="default",
-            region=settings.SESAME_DEFAULT_AWS_REGION,
-            role_arn="arn:aws:iam::000000000000:role/sesame-simulator",
-            is_default=True,
-        )
-    if settings.SESAME_AWS_MODE == "simulator":
+    connection = simulator_connection_ensure(account=account)
+    if connection is not None:
         # The simulator verifies at once; the README's first curl sends from this domain.
         email_services.identity_add(connection=connection, name=DEMO_SENDER_DOMAIN)
-        email_services.connection_refresh_send_quota(connection=connection)
+    elif not AwsConnection.objects.filter(account=account, is_default=True).exists():
+        # aws mode: a placeholder default until the operator connects the demo account's own SES.
+        services.aws_connection_create(
+            account=account,
+            identifier=SIMULATOR_CONNECTION_IDENTIFIER,
+            region=settings.SESAME_DEFAULT_AWS_REGION,
+            role_arn=SIMULATOR_ROLE_ARN,
+            is_default=True,
+        )
 
 
 @transaction.atomic

@@ -9,8 +9,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from emails import services
-from emails.models import BlockedDomain, Email, Identity, SimulatedMessage, Suppression
-from events.models import EmailEvent
+from emails.models import BlockedDomain, Email, EmailEvent, Identity, SimulatedMessage, Suppression
 
 
 class NoCountPaginator(Paginator):

@@ -3,9 +3,12 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from config.delivery.outbox import OutboxMessage, outbox_indexes
 
-class Email(models.Model):
-    """One accepted email: the outbox row. Postgres is the queue; Redis only holds nudges and buckets."""
+
+class Email(OutboxMessage):
+    """One accepted email: the outbox row of the delivery engine. Postgres is the queue; Redis holds only lanes
+    and send buckets, which beat rebuilds."""
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled"
@@ -21,7 +24,7 @@ class Email(models.Model):
         SUPPRESSED = "suppressed", "Suppressed"
         CANCELLED = "cancelled", "Cancelled"
 
-    # Waiting to be sent: the dispatcher's claim query and the cancel action only look at these.
+    # Waiting to be sent: the engine's claim and the cancel action only look at these.
     WAITING = (Status.SCHEDULED, Status.QUEUED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -47,16 +50,11 @@ class Email(models.Model):
         default=list, blank=True, help_text="Recipients removed at accept time, with the reason."
     )
 
-    priority = models.PositiveSmallIntegerField(default=50)
+    # priority, send_at, claimed_at, sent_at, attempts, cost (recipients) and failure_reason: see OutboxMessage.
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     scheduled_for = models.DateTimeField(null=True, blank=True, help_text="schedule_send_at, when given.")
-    send_at = models.DateTimeField(help_text="When the email becomes due: scheduled_for, or when it was accepted.")
     created_at = models.DateTimeField(auto_now_add=True)
-    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a dispatcher took it for sending.")
-    sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
     ses_message_id = models.CharField(max_length=255, null=True, blank=True)
-    failure_reason = models.TextField(blank=True)
     size_bytes = models.PositiveIntegerField(default=0, help_text="Size of the MIME message.")
     resent_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resends")
     body_pruned_at = models.DateTimeField(null=True, blank=True)
@@ -83,14 +81,7 @@ class Email(models.Model):
             models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=100), name="email_priority_1_100"),
         ]
         indexes = [
-            # The dispatcher's claim: due work of one connection, strictly by priority then due time.
-            models.Index(
-                fields=["connection", "priority", "send_at"],
-                condition=Q(status__in=["scheduled", "queued"]),
-                name="email_waiting_by_priority",
-            ),
-            models.Index(fields=["send_at"], condition=Q(status="scheduled"), name="email_scheduled_due"),
-            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="email_sending_claimed"),
+            *outbox_indexes("email"),
             models.Index(fields=["account", "-created_at"], name="email_account_newest"),
             models.Index(fields=["account", "status", "-created_at"], name="email_account_status_newest"),
             models.Index(fields=["account", "to_email", "-created_at"], name="email_account_to"),
@@ -102,6 +93,70 @@ class Email(models.Model):
     @property
     def recipients(self) -> list[str]:
         return [self.to_address, *self.cc, *self.bcc]
+
+
+class EmailEvent(models.Model):
+    """One line of an email's timeline: something Sesame did, or an SES event, for one recipient.
+
+    Rows from SES carry the SES message id; an event that arrives before its email row is committed is kept
+    with `email` empty and matched when the email appears.
+    """
+
+    class Source(models.TextChoices):
+        SESAME = "sesame", "Sesame"
+        SES = "ses", "Amazon SES"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+", null=True)
+    email = models.ForeignKey(Email, on_delete=models.CASCADE, related_name="events", null=True, blank=True)
+    connection = models.ForeignKey(
+        "accounts.AwsConnection", on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    ses_message_id = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    event_type = models.CharField(max_length=40, help_text="accepted, sent, failed, delivery, bounce, open, ...")
+    subtype = models.CharField(
+        max_length=80, blank=True, help_text="Bounce type, complaint feedback type or delay type, as SES reports it."
+    )
+    recipient = models.CharField(max_length=320, blank=True)
+    detail = models.TextField(blank=True, help_text="A human-readable summary: bounce type, failure reason, link.")
+    payload = models.JSONField(default=dict, blank=True)
+    # The SNS notification it came from, named lazily: the events app writes these rows, emails never imports it.
+    notification = models.ForeignKey(
+        "events.SnsNotification", on_delete=models.SET_NULL, related_name="events", null=True, blank=True
+    )
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("occurred_at", "id")
+        indexes = [
+            models.Index(fields=["email", "occurred_at"], name="email_event_timeline"),
+            models.Index(fields=["ses_message_id"], name="email_event_ses_id"),
+            models.Index(fields=["connection", "event_type", "occurred_at"], name="email_event_conn_type_time"),
+            # The orphan sweep: SES events still waiting for their email row.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(email__isnull=True) & ~Q(ses_message_id=""),
+                name="email_event_orphans",
+            ),
+            # "Three transient bounces in seven days" per address.
+            models.Index(
+                fields=["account", "recipient", "occurred_at"],
+                condition=Q(event_type="bounce"),
+                name="email_event_bounces_by_rcpt",
+            ),
+        ]
+        constraints = [
+            # Belt and braces for reprocessing: one row per notification and recipient.
+            models.UniqueConstraint(
+                fields=["notification", "recipient"],
+                condition=Q(notification__isnull=False),
+                name="email_event_unique_per_notification",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.recipient}".strip()
 
 
 class Suppression(models.Model):

@@ -10,8 +10,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from config.api.serializers import StrictSerializer
-from emails.models import BlockedDomain, Email, Identity, Suppression
-from events.models import EmailEvent
+from emails.models import BlockedDomain, Email, EmailEvent, Identity, Suppression
 
 
 class AttachmentSchema(serializers.Serializer):

@@ -1,9 +1,10 @@
 """The local SES simulator (SESAME_AWS_MODE=simulator): same interface as the SES transport, no AWS needed.
 
-It keeps every sent MIME message (SimulatedMessage, viewable in the admin), and plays SES's mailbox
-simulator a moment later: success@, bounce@, complaint@, ooto@ and suppressionlist@simulator.amazonses.com
-produce the events SES would publish, fed through the same ingestion code as SNS notifications. Any other
-recipient is delivered.
+It keeps every sent MIME message (SimulatedMessage, viewable in the admin) and builds the events SES's mailbox
+simulator would publish: success@, bounce@, complaint@, ooto@ and suppressionlist@simulator.amazonses.com behave as
+they do at SES; any other recipient is delivered. The events app plays them back a moment after the send, through the
+same ingestion code as SNS notifications (events/services/simulator.py). It sits above emails, so it is reached by
+Celery task name and never imported from here.
 """
 
 import secrets
@@ -13,6 +14,7 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +25,7 @@ from emails.transport import OutgoingMessage, SendQuota
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 EVENT_DELAY_SECONDS = 1.0
+PLAYBACK_TASK = "events.tasks.simulate_mailbox_events"
 
 
 class SimulatorTransport:
@@ -54,9 +57,7 @@ class SimulatorTransport:
 
 
 def _schedule_events(message_id: str) -> None:
-    from emails.tasks import simulate_mailbox_events
-
-    simulate_mailbox_events.apply_async(args=(message_id,), countdown=EVENT_DELAY_SECONDS)
+    current_app.send_task(PLAYBACK_TASK, args=(message_id,), countdown=EVENT_DELAY_SECONDS)
 
 
 def _iso(moment: datetime) -> str:
@@ -150,21 +151,3 @@ def mailbox_events(sent: SimulatedMessage, connection: AwsConnection, *, now: da
                 }
             )
     return events
-
-
-def simulator_play_events(*, message_id: str) -> int:
-    """Feed this message's simulated SES events through the normal ingestion path."""
-    from events.services import ses_notification_receive
-
-    sent = SimulatedMessage.objects.select_related("connection").filter(message_id=message_id).first()
-    if sent is None:
-        return 0
-    payloads = mailbox_events(sent, sent.connection, now=timezone.now())
-    for payload in payloads:
-        ses_notification_receive(
-            connection=sent.connection,
-            message=payload,
-            sns_message_id=f"sim-{uuid.uuid4()}",
-            topic_arn=sent.connection.sns_topic_arn,
-        )
-    return len(payloads)

@@ -2,10 +2,9 @@
 
 Two transports share this interface: `SesTransport` (boto3, the customer's AWS account) and the local
 `SimulatorTransport` (emails/simulator.py). Every failure is a `TransportError` whose `kind` tells the
-dispatcher what to do: retry soon, hold until the daily quota allows, or fail the email for good.
+delivery engine what to do: retry soon, hold until the daily quota allows, or fail the email for good.
 """
 
-import enum
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
@@ -15,20 +14,7 @@ from django.conf import settings
 
 from accounts import aws
 from accounts.models import AwsConnection
-
-
-class FailureKind(enum.Enum):
-    THROTTLED = "throttled"  # SES's max send rate: back off briefly and retry
-    QUOTA = "quota"  # SES's 24-hour quota: hold the connection until the window allows
-    TRANSIENT = "transient"  # network trouble or a 5xx: retry
-    PERMANENT = "permanent"  # SES refused this message: fail it with the reason
-
-
-class TransportError(Exception):
-    def __init__(self, kind: FailureKind, reason: str) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
+from config.delivery.errors import FailureKind, TransportError
 
 
 @dataclass(frozen=True)

@@ -6,69 +6,6 @@ from django.db.models import Q
 from accounts.fields import EncryptedTextField
 
 
-class EmailEvent(models.Model):
-    """One line of an email's timeline: something Sesame did, or an SES event, for one recipient.
-
-    Rows from SES carry the SES message id; an event that arrives before its email row is committed is kept
-    with `email` empty and matched when the email appears.
-    """
-
-    class Source(models.TextChoices):
-        SESAME = "sesame", "Sesame"
-        SES = "ses", "Amazon SES"
-
-    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+", null=True)
-    email = models.ForeignKey("emails.Email", on_delete=models.CASCADE, related_name="events", null=True, blank=True)
-    connection = models.ForeignKey(
-        "accounts.AwsConnection", on_delete=models.CASCADE, related_name="+", null=True, blank=True
-    )
-    ses_message_id = models.CharField(max_length=255, blank=True)
-    source = models.CharField(max_length=10, choices=Source.choices)
-    event_type = models.CharField(max_length=40, help_text="accepted, sent, failed, delivery, bounce, open, ...")
-    subtype = models.CharField(
-        max_length=80, blank=True, help_text="Bounce type, complaint feedback type or delay type, as SES reports it."
-    )
-    recipient = models.CharField(max_length=320, blank=True)
-    detail = models.TextField(blank=True, help_text="A human-readable summary: bounce type, failure reason, link.")
-    payload = models.JSONField(default=dict, blank=True)
-    notification = models.ForeignKey(
-        "events.SnsNotification", on_delete=models.SET_NULL, related_name="events", null=True, blank=True
-    )
-    occurred_at = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ("occurred_at", "id")
-        indexes = [
-            models.Index(fields=["email", "occurred_at"], name="email_event_timeline"),
-            models.Index(fields=["ses_message_id"], name="email_event_ses_id"),
-            models.Index(fields=["connection", "event_type", "occurred_at"], name="email_event_conn_type_time"),
-            # The orphan sweep: SES events still waiting for their email row.
-            models.Index(
-                fields=["created_at"],
-                condition=Q(email__isnull=True) & ~Q(ses_message_id=""),
-                name="email_event_orphans",
-            ),
-            # "Three transient bounces in seven days" per address.
-            models.Index(
-                fields=["account", "recipient", "occurred_at"],
-                condition=Q(event_type="bounce"),
-                name="email_event_bounces_by_rcpt",
-            ),
-        ]
-        constraints = [
-            # Belt and braces for reprocessing: one row per notification and recipient.
-            models.UniqueConstraint(
-                fields=["notification", "recipient"],
-                condition=Q(notification__isnull=False),
-                name="email_event_unique_per_notification",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.event_type} {self.recipient}".strip()
-
-
 class SnsNotification(models.Model):
     """A raw SNS POST that passed verification (or a simulator event), committed before any processing."""
 
@@ -220,7 +157,7 @@ class WebhookDelivery(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
-    event = models.ForeignKey(EmailEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    event = models.ForeignKey("emails.EmailEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     event_type = models.CharField(max_length=40)
     payload = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

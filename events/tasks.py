@@ -61,6 +61,12 @@ def email_events_adopt(email_id: str) -> int:
     return services.email_events_adopt(email_id=email_id)
 
 
+@shared_task
+def simulate_mailbox_events(message_id: str) -> int:
+    """The local SES simulator's events for one sent message; its transport sends this by name, a second later."""
+    return services.simulator_play_events(message_id=message_id)
+
+
 @shared_task(bind=True, max_retries=3)
 def reputation_check_task(self: Any, connection_id: str) -> str:
     try:

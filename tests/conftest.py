@@ -108,7 +108,7 @@ def celery_env(transactional_db: Any) -> dict[str, str]:
 
 @pytest.fixture
 def start_worker(celery_env: dict[str, str], tmp_path: Any) -> Iterator[Callable[..., ServiceProcess]]:
-    """start_worker(**env) -> a real Celery worker process, answering pings before this returns."""
+    """start_worker(concurrency=2, **env) -> a real Celery worker, answering pings before this returns."""
     import sys
     import time
 
@@ -116,12 +116,13 @@ def start_worker(celery_env: dict[str, str], tmp_path: Any) -> Iterator[Callable
 
     started: list[ServiceProcess] = []
 
-    def start(**extra_env: str) -> ServiceProcess:
+    def start(*, concurrency: int = 2, **extra_env: str) -> ServiceProcess:
         name = f"test-{len(started)}-{time.monotonic_ns()}@localhost"
         log = (tmp_path / f"worker-{len(started)}.log").open("ab")
         worker = ServiceProcess(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info", "-n", name,
-             "-Q", settings.SESAME_WORKER_QUEUES, "--concurrency", "2", "--without-gossip", "--without-mingle"],
+             "-Q", settings.SESAME_WORKER_QUEUES, "--concurrency", str(concurrency), "--without-gossip",
+             "--without-mingle"],
             log, {**celery_env, **extra_env},
         )
         started.append(worker)

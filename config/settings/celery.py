@@ -23,10 +23,11 @@ else:
         "store_processed": False,
     }
 
-# Sending gets its own queue so event processing and imports never wait behind a send backlog.
+# Workers that consume the `dispatch` queue run the delivery engine (config/delivery): sending has its own
+# processes, so event processing and imports never wait behind a send backlog, and the other way round.
 CELERY_TASK_DEFAULT_QUEUE = "default"
+SESAME_DISPATCH_QUEUE = "dispatch"
 SESAME_WORKER_QUEUES = "default,dispatch"
-CELERY_TASK_ROUTES = {"emails.tasks.dispatch_connection": {"queue": "dispatch"}}
 CELERY_TASK_ALWAYS_EAGER = env_bool("SESAME_CELERY_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -43,9 +44,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The one place periodic work is declared. django-celery-beat copies these entries into its tables at beat
 # start-up, where operators can see and pause them in the admin.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "emails.tick": {"task": "emails.tasks.tick", "schedule": 1.0, "options": {"expires": 5}},
-    "emails.sweep-stale-sending": {
-        "task": "emails.tasks.sweep_stale_sending",
+    "delivery.tick": {"task": "config.delivery.tasks.tick", "schedule": 1.0, "options": {"expires": 5}},
+    "delivery.sweep": {
+        "task": "config.delivery.tasks.sweep",
         "schedule": float(env_int("SESAME_SWEEP_INTERVAL", 30)),
     },
     "emails.refresh-send-quotas": {"task": "emails.tasks.refresh_send_quotas", "schedule": 600.0},
@@ -58,11 +59,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "events.webhook-deliveries": {"task": "events.tasks.webhook_deliveries_sweep", "schedule": 30.0},
 }
 
-# Dispatch tuning: threads per dispatcher (overlap SES latency), dispatchers per connection (across workers),
-# and how long a claimed email may stay `sending` before the sweeper assumes its worker died.
-SESAME_DISPATCH_THREADS = env_int("SESAME_DISPATCH_THREADS", 16)
-SESAME_DISPATCHERS_PER_CONNECTION = env_int("SESAME_DISPATCHERS_PER_CONNECTION", 2)
-SESAME_DISPATCH_MAX_SECONDS = env_int("SESAME_DISPATCH_MAX_SECONDS", 30)
+# The delivery engine, per worker process: sender threads (they overlap the provider's latency), the most messages
+# one claim may take, and a guard (ms) added to each send bucket's one-second window to absorb the time between a
+# grant and the provider receiving the call. Then: how long a claimed message may stay `sending` before the
+# sweeper assumes its worker died, the attempt cap, and how long a spent daily quota holds a connection.
+SESAME_ENGINE_SENDERS = env_int("SESAME_ENGINE_SENDERS", 16)
+SESAME_ENGINE_MAX_BATCH = env_int("SESAME_ENGINE_MAX_BATCH", 32)
+SESAME_RATE_GUARD_MS = env_int("SESAME_RATE_GUARD_MS", 0)
 SESAME_SENDING_STALE_AFTER = env_int("SESAME_SENDING_STALE_AFTER", 300)
 SESAME_MAX_SEND_ATTEMPTS = env_int("SESAME_MAX_SEND_ATTEMPTS", 10)
 SESAME_QUOTA_HOLD_SECONDS = env_int("SESAME_QUOTA_HOLD_SECONDS", 900)

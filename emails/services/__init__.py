@@ -11,8 +11,6 @@ from emails.services.lifecycle import (
     NotCancellable,
     email_bodies_prune,
     email_cancel,
-    email_release_due,
-    email_requeue_stale,
     email_resend,
 )
 from emails.services.suppressions import blocked_domain_add, suppression_add, suppression_remove
@@ -27,8 +25,6 @@ __all__ = [
     "email_accept_batch",
     "email_bodies_prune",
     "email_cancel",
-    "email_release_due",
-    "email_requeue_stale",
     "email_resend",
     "identity_add",
     "identity_refresh",

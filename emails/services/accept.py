@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from accounts.models import Account, AwsConnection
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
+from config.delivery.services import delivery_announce
 from emails.addresses import Address
-from emails.models import Email, Identity
+from emails.models import Email, EmailEvent, Identity
 from emails.policy import RecipientPolicy
 from emails.validation import MAX_MESSAGE_BYTES, EmailDraft, validate_email_body
-from events.models import EmailEvent
 
 
 class DuplicateClientEmailId(Exception):
@@ -154,6 +154,7 @@ def _prepare(
         if (reason := policy.drop_reason(address)) is not None
     ]
     email.dropped_recipients = dropped
+    email.cost = max(1, len(recipients) - len(dropped))  # SES counts recipients against the send rate
     if len(dropped) == len(recipients):
         email.status = Email.Status.SUPPRESSED
     return email, []
@@ -177,16 +178,9 @@ def _suppressed_events(emails: Sequence[Email]) -> list[EmailEvent]:
 
 
 def _after_commit(emails: Sequence[Email]) -> None:
-    from emails.dispatch_kick import kick
-
-    due = {email.connection_id for email in emails if email.status == Email.Status.QUEUED}
-
-    def wake_dispatchers() -> None:
-        for connection_id in due:
-            kick(connection_id)
-
-    if due:
-        transaction.on_commit(wake_dispatchers)
+    delivery_announce(
+        channel="email", connection_ids={email.connection_id for email in emails if email.status == Email.Status.QUEUED}
+    )
 
 
 def email_accept(*, account: Account, data: Any) -> Email:

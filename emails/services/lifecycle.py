@@ -1,6 +1,4 @@
-"""Moving emails along after accept: release, cancel, resend, re-queue after a crash, prune old bodies."""
-
-from datetime import datetime
+"""Moving emails along after accept: cancel, resend, prune old bodies (the delivery engine does the rest)."""
 
 from django.db import transaction
 from django.db.models import Q
@@ -8,47 +6,12 @@ from django.utils import timezone
 
 from accounts.models import Account
 from config.api.errors import UnprocessableEntity, error_entry
-from emails.models import Email
+from emails.models import Email, EmailEvent
 from emails.services.accept import email_accept
-from events.models import EmailEvent
 
 
 class NotCancellable(Exception):
     pass
-
-
-def email_release_due(*, now: datetime) -> int:
-    """Scheduled emails whose time has come join the queue (the dispatcher orders them with everything else)."""
-    return Email.objects.filter(status=Email.Status.SCHEDULED, send_at__lte=now).update(status=Email.Status.QUEUED)
-
-
-def email_requeue_stale(*, claimed_before: datetime) -> int:
-    """Emails a stopped worker left in `sending` go back to the queue (see emails/dispatch.py on duplicates)."""
-    stale = list(
-        Email.objects.filter(status=Email.Status.SENDING, claimed_at__lt=claimed_before).values_list(
-            "pk", "account_id", "connection_id"
-        )
-    )
-    if not stale:
-        return 0
-    now = timezone.now()
-    with transaction.atomic():
-        count = Email.objects.filter(
-            pk__in=[pk for pk, _, _ in stale], status=Email.Status.SENDING, claimed_at__lt=claimed_before
-        ).update(status=Email.Status.QUEUED, claimed_at=None)
-        EmailEvent.objects.bulk_create(
-            EmailEvent(
-                account_id=account_id,
-                email_id=pk,
-                connection_id=connection_id,
-                source=EmailEvent.Source.SESAME,
-                event_type="requeued",
-                detail="the worker sending it stopped; queued again",
-                occurred_at=now,
-            )
-            for pk, account_id, connection_id in stale
-        )
-    return count
 
 
 @transaction.atomic

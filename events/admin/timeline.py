@@ -8,9 +8,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from emails.models import EmailEvent
 from events import parsing, services
 from events.admin.common import NoCountPaginator, pretty
-from events.models import EmailEvent, SnsNotification
+from events.models import SnsNotification
 
 
 class EventTypeFilter(admin.SimpleListFilter):

@@ -29,6 +29,7 @@ from events.services.reputation import (
     reputation_pause,
     reputation_resume,
 )
+from events.services.simulator import simulator_play_events
 from events.services.timeline import (
     email_events_adopt,
     email_outcomes_refresh,
@@ -56,6 +57,7 @@ __all__ = [
     "reputation_resume",
     "ses_event_record",
     "ses_notification_receive",
+    "simulator_play_events",
     "webhook_deliver",
     "webhook_deliveries_create",
     "webhook_deliveries_due",

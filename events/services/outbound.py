@@ -14,7 +14,7 @@ import socket
 import time
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
@@ -23,11 +23,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
+from emails.models import Email, EmailEvent
 from events import parsing
-from events.models import EmailEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-
-if TYPE_CHECKING:
-    from emails.models import Email
+from events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger("sesame.events")
 
@@ -117,7 +115,7 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     endpoint.delete()
 
 
-def event_payload(event: EmailEvent, email: "Email | None") -> dict[str, Any]:
+def event_payload(event: EmailEvent, email: Email | None) -> dict[str, Any]:
     return {
         "id": str(event.pk),
         "type": event.event_type,
@@ -139,7 +137,7 @@ def _enqueue(delivery_id: str) -> None:
     webhook_deliver_task.delay(delivery_id)
 
 
-def webhook_deliveries_create(*, events: list[EmailEvent], email: "Email | None") -> int:
+def webhook_deliveries_create(*, events: list[EmailEvent], email: Email | None) -> int:
     account_id = events[0].account_id if events else None
     if account_id is None:
         return 0

@@ -23,8 +23,9 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import Account, AwsConnection, Membership
+from emails.models import EmailEvent
 from events import aws, parsing
-from events.models import ConnectionReputation, EmailEvent, ReputationChange
+from events.models import ConnectionReputation, ReputationChange
 
 logger = logging.getLogger("sesame.events")
 State = ConnectionReputation.State

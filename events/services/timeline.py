@@ -10,9 +10,9 @@ from django.db import transaction
 from django.db.models import Count, Min, Q, Subquery
 from django.utils import timezone
 
-from emails.models import Email
+from emails.models import Email, EmailEvent
 from events import parsing
-from events.models import EmailEvent, SnsNotification
+from events.models import SnsNotification
 from events.services import outbound
 
 if TYPE_CHECKING:

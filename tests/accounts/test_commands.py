@@ -13,7 +13,7 @@ def test_create_account_prints_account_and_working_token(api):
     out = io.StringIO()
     call_command("create_account", "Acme Ltd", "--plan", "paid", "--owner", "ops@acme.test", stdout=out)
     printed = json.loads(out.getvalue())
-    assert set(printed) == {"account_id", "token"}
+    assert set(printed) == {"account_id", "token", "aws_connection"}
     account = Account.objects.get(pk=printed["account_id"])
     assert (account.name, account.plan.slug, account.owner_email) == ("Acme Ltd", "paid", "ops@acme.test")
     response = api(token=printed["token"]).get("/v1/account")

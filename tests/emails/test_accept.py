@@ -268,7 +268,7 @@ def test_blocked_domain_api(client_for, account):
 
 
 def test_timeline_merges_milestones_and_events_in_time_order(client_for, account):
-    from events.models import EmailEvent
+    from emails.models import EmailEvent
 
     sending_connection(account)
     email_id = client_for.post("/v1/emails", email_body(), format="json").json()["id"]

@@ -1,8 +1,7 @@
 import pytest
 
-from emails.models import Email, Identity, SimulatedMessage
+from emails.models import Email, EmailEvent, Identity, SimulatedMessage
 from emails.services import email_accept, suppression_add
-from events.models import EmailEvent
 from tests.emails.factories import email_body, sending_connection
 
 pytestmark = pytest.mark.django_db

@@ -9,10 +9,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from accounts import aws
-from emails.dispatch import Dispatcher
-from emails.models import Email
+from config.delivery.engine import Engine
+from emails.models import Email, EmailEvent
 from emails.services import email_accept
-from events.models import EmailEvent
 from tests.emails.factories import email_body, sending_connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,7 +69,7 @@ def _prepared(account: Any) -> Email:
 def test_throttling_backs_off_and_retries_never_failing(account, refusing):
     refusing("Throttling", "Maximum sending rate exceeded.", times=2)
     email = _prepared(account)
-    Dispatcher(str(email.connection_id)).run(max_seconds=10)
+    Engine().drain(timeout=10)
     email.refresh_from_db()
     assert email.status == Email.Status.SENT
     assert email.attempts == 3
@@ -80,23 +79,23 @@ def test_throttling_backs_off_and_retries_never_failing(account, refusing):
 def test_daily_quota_holds_the_connection_and_keeps_the_email_queued(account, refusing):
     refusing("Throttling", "Daily message quota exceeded.", times=1)
     email = _prepared(account)
-    Dispatcher(str(email.connection_id)).run(max_seconds=10)
+    Engine().drain(timeout=10)
     email.refresh_from_db()
     email.connection.refresh_from_db()
     assert email.status == Email.Status.QUEUED
     assert email.connection.sending_held_until is not None
     held = EmailEvent.objects.get(email=email, event_type="held")
     assert "daily quota" in held.detail
-    # Held: a new dispatcher sends nothing until the hold passes.
-    Dispatcher(str(email.connection_id)).run(max_seconds=2)
-    email.refresh_from_db()
-    assert email.status == Email.Status.QUEUED
+    # Held: a new email on the connection wakes the engine, which sends nothing until the hold passes.
+    second = email_accept(account=account, data=email_body())
+    Engine().drain(timeout=2)
+    assert set(Email.objects.filter(pk__in=[email.pk, second.pk]).values_list("status", flat=True)) == {"queued"}
 
 
 def test_permanent_refusal_fails_with_ses_reason(account, refusing):
     refusing("MessageRejected", "Email address is not verified.", times=1)
     email = _prepared(account)
-    Dispatcher(str(email.connection_id)).run(max_seconds=10)
+    Engine().drain(timeout=10)
     email.refresh_from_db()
     assert email.status == Email.Status.FAILED
     assert email.failure_reason == "MessageRejected: Email address is not verified."
@@ -106,7 +105,7 @@ def test_transient_errors_retry_then_give_up_after_the_limit(account, refusing, 
     settings.SESAME_MAX_SEND_ATTEMPTS = 3
     refusing("ServiceUnavailable", "Service is unavailable.", times=10)
     email = _prepared(account)
-    Dispatcher(str(email.connection_id)).run(max_seconds=15)
+    Engine().drain(timeout=15)
     email.refresh_from_db()
     assert email.status == Email.Status.FAILED
     assert email.attempts == 3
@@ -121,7 +120,6 @@ def test_priority_order_is_strict_among_due_emails(account, settings):
     from emails.models import SimulatedMessage
 
     settings.SESAME_AWS_MODE = "simulator"
-    settings.SESAME_DISPATCH_THREADS = 1
     sending_connection(account, max_send_rate=1000)
     for priority in (50, 90, 1, 50, 10):
         email_accept(account=account, data=email_body(priority=priority, subject=f"p{priority}"))
@@ -130,6 +128,6 @@ def test_priority_order_is_strict_among_due_emails(account, settings):
         data=email_body(priority=5, subject="p5", schedule_send_at=(timezone.now() + timedelta(seconds=1)).isoformat()),
     )
     Email.objects.filter(pk=scheduled.pk).update(send_at=timezone.now())  # its time has come
-    Dispatcher(str(scheduled.connection_id)).run(max_seconds=10)
+    Engine(senders=1).drain(timeout=10)  # one sender: each claim takes one email, so sends show the claim order
     order = list(SimulatedMessage.objects.order_by("created_at", "id").values_list("email__subject", flat=True))
     assert order == ["p1", "p5", "p10", "p50", "p50", "p90"]

@@ -1,5 +1,5 @@
 """The pipeline with real Celery processes: beat releases scheduled emails on time, and a crashed worker plus
-an emptied Redis lose nothing and send nothing twice (outside the documented window, see emails/dispatch.py)."""
+an emptied Redis lose nothing and send nothing twice (outside the documented window, see config/delivery/engine.py)."""
 
 import signal
 import time
@@ -29,7 +29,7 @@ def _wait_for(condition, timeout: float, step: float = 0.1) -> bool:
 
 def _beat_ticking(tmp_path: Path) -> bool:
     log = tmp_path / "beat.log"
-    return log.exists() and "Sending due task emails.tick" in log.read_text()
+    return log.exists() and "Sending due task delivery.tick" in log.read_text()
 
 
 def test_email_scheduled_two_seconds_ahead_is_sent_within_a_second_and_cancelled_never(

@@ -11,9 +11,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from accounts import aws
-from emails.dispatch import Dispatcher
-from emails.models import Email
-from events.models import EmailEvent
+from config.delivery.engine import Engine
+from emails.models import Email, EmailEvent
 from tests.emails.factories import email_body, sending_connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,7 +58,7 @@ def _sent_messages() -> list[Any]:
 
 
 def _dispatch(connection_id: Any) -> None:
-    Dispatcher(str(connection_id)).run(max_seconds=10)
+    Engine().drain(timeout=10)
 
 
 def _provisioned(account: Any, ses: Any, **overrides: Any) -> Any:

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from events.models import EmailEvent, SnsNotification
+from emails.models import EmailEvent
+from events.models import SnsNotification
 from events.services import reputation, webhook_endpoint_create
 from tests.events import signing
 from tests.events.conftest import TOPIC_ARN, fixture_payload, sent_email
@@ -24,9 +25,9 @@ def populated(account, connection, post_sns):
 @pytest.mark.parametrize(
     "url",
     [
-        "/admin/events/emailevent/",
-        "/admin/events/emailevent/?type=bounce&matched=yes",
-        "/admin/events/emailevent/?matched=no",
+        "/admin/emails/emailevent/",
+        "/admin/emails/emailevent/?type=bounce&matched=yes",
+        "/admin/emails/emailevent/?matched=no",
         "/admin/events/snsnotification/",
         "/admin/events/snsnotification/?state=processed",
         "/admin/events/connectionreputation/",
@@ -52,7 +53,7 @@ def test_notification_page_shows_the_message_but_not_the_token(admin_client, pop
 
 def test_event_and_connection_pages_show_details(admin_client, populated):
     event = EmailEvent.objects.get(source="ses")
-    page = admin_client.get(f"/admin/events/emailevent/{event.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/emails/emailevent/{event.pk}/change/").content.decode()
     assert "diagnosticCode" in page and "Permanent" in page
     page = admin_client.get(f"/admin/accounts/awsconnection/{populated.pk}/change/").content.decode()
     assert TOPIC_ARN in page and "Event plumbing" in page

@@ -6,9 +6,9 @@ import uuid
 import pytest
 
 from contacts.models import Contact, ContactEvent
-from emails.models import Email, Suppression
+from emails.models import Email, EmailEvent, Suppression
 from events import tasks
-from events.models import EmailEvent, SnsNotification
+from events.models import SnsNotification
 from tests.events import signing
 from tests.events.conftest import TOPIC_ARN, all_fixture_names, fixture_payload, sent_email
 
@@ -158,7 +158,7 @@ def test_unknown_types_and_fields_are_kept_and_shown(connection, receive, admin_
     event = EmailEvent.objects.get(source="ses")
     assert event.event_type == "teleported" and event.payload["teleport"] == {"planet": "Mars"}
     assert "not one Sesame knows" in event.detail
-    page = admin_client.get(f"/admin/events/emailevent/{event.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/emails/emailevent/{event.pk}/change/").content.decode()
     assert "Mars" in page and "teleported" in page
 
 

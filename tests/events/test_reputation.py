@@ -9,9 +9,9 @@ from django.utils import timezone
 from moto import mock_aws
 
 from accounts.models import AwsConnection
-from emails.models import Email
+from emails.models import Email, EmailEvent
 from events import tasks
-from events.models import ConnectionReputation, EmailEvent, ReputationChange
+from events.models import ConnectionReputation, ReputationChange
 from events.services import reputation
 from tests.emails.factories import sending_connection
 from tests.events import signing

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from emails.models import Suppression
-from events.models import ConnectionReputation, EmailEvent
+from emails.models import EmailEvent, Suppression
+from events.models import ConnectionReputation
 from events.services import reputation
 from tests.events.conftest import fixture_payload, sent_email
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from moto import mock_aws
 
-from events.models import EmailEvent, SnsNotification
+from emails.models import EmailEvent
+from events.models import SnsNotification
 from tests.events import signing
 from tests.events.conftest import TOPIC_ARN, fixture_payload, provisioned
 

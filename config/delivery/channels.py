@@ -1,0 +1,254 @@
+"""A channel is what the engine needs to know of one kind of message: its outbox table, its transport and its
+rate. The claim, the settling statements, the release of scheduled work and the sweep are written once, here,
+for every outbox table.
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from django.db import connection as db
+from django.db import transaction
+from django.db.models import F, Manager
+from django.utils import timezone
+
+from accounts.models import AwsConnection
+from config.delivery.outbox import OutboxMessage, OutboxStatus
+
+_WAITING_SQL = "('scheduled', 'queued')"
+
+
+@dataclass(frozen=True)
+class LaneState:
+    """What a connection allows a channel right now."""
+
+    rate: float  # rate units per second; 0 means paused
+    held_until: datetime | None = None  # a provider quota hold
+
+    def held(self, now: datetime) -> bool:
+        return self.held_until is not None and self.held_until > now
+
+    def can_send(self, now: datetime) -> bool:
+        return self.rate > 0 and not self.held(now)
+
+
+class Channel:
+    """Subclasses set `name`, `model`, `provider_id_column` and implement the four hooks at the bottom."""
+
+    name: ClassVar[str]
+    model: ClassVar[type[OutboxMessage]]
+    provider_id_column: ClassVar[str]
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
+
+    @property
+    def rows(self) -> "Manager[Any]":
+        return self.model._default_manager
+
+    # -- claiming -------------------------------------------------------------------------------------------
+
+    def claim(self, *, connection_id: uuid.UUID, now: datetime, limit: int, budget: int, capacity: int) -> list[Any]:
+        """Move the most urgent due messages of one connection to `sending`, in (priority, due time) order: at most
+        `limit` messages whose costs (each capped at `capacity`) add up to at most `budget`. The caller holds the
+        connection's lane, so no other claim of this channel and connection runs at the same time."""
+        if db.vendor == "postgresql":
+            rows = self._claim_postgres(connection_id, now, limit, budget, capacity)
+        else:
+            rows = self._claim_portable(connection_id, now, limit, budget, capacity)
+        return sorted(rows, key=lambda row: (row.priority, row.send_at))
+
+    def _claim_postgres(
+        self, connection_id: uuid.UUID, now: datetime, limit: int, budget: int, capacity: int
+    ) -> list[Any]:
+        # One statement: lock the candidates in claim order, keep those within the budget, update, return them.
+        # "Due" includes everything due by the statement's own clock, the time it records as claimed_at.
+        sql = f"""
+            WITH due AS (
+                SELECT id, cost, priority, send_at FROM {self.table}
+                WHERE connection_id = %s AND status IN {_WAITING_SQL} AND send_at <= GREATEST(%s, statement_timestamp())
+                ORDER BY priority, send_at LIMIT %s FOR UPDATE SKIP LOCKED
+            ), budgeted AS (
+                SELECT id, sum(LEAST(cost, %s)) OVER (ORDER BY priority, send_at ROWS UNBOUNDED PRECEDING) AS running
+                FROM due
+            )
+            UPDATE {self.table} AS m
+            SET status = 'sending', claimed_at = statement_timestamp(), attempts = m.attempts + 1
+            FROM budgeted WHERE m.id = budgeted.id AND budgeted.running <= %s
+            RETURNING m.*
+        """  # noqa: S608 (the table name comes from the model, never from input)
+        # raw() maps the returned columns by name and applies field converters (JSON, UUID).
+        return list(self.model._default_manager.raw(sql, [connection_id, now, limit, capacity, budget]))
+
+    def _claim_portable(
+        self, connection_id: uuid.UUID, now: datetime, limit: int, budget: int, capacity: int
+    ) -> list[Any]:
+        # SQLite (the embedded default) has one writer at a time: read, then a conditional UPDATE.
+        with transaction.atomic():
+            candidates = list(
+                self.rows.filter(
+                    connection_id=connection_id, status__in=OutboxStatus.WAITING, send_at__lte=now
+                ).order_by("priority", "send_at")[:limit]
+            )
+            chosen, running = [], 0
+            for row in candidates:
+                running += min(row.cost, capacity)
+                if running > budget:
+                    break
+                chosen.append(row)
+            claimed_at = timezone.now()
+            self.rows.filter(
+                pk__in=[row.pk for row in chosen], status__in=OutboxStatus.WAITING
+            ).update(status=OutboxStatus.SENDING, claimed_at=claimed_at, attempts=F("attempts") + 1)
+        for row in chosen:
+            row.status, row.claimed_at, row.attempts = OutboxStatus.SENDING, claimed_at, row.attempts + 1
+        return chosen
+
+    # -- settling -------------------------------------------------------------------------------------------
+
+    def mark_sent(self, sent: Sequence[tuple[Any, str, datetime]]) -> int:
+        """`sending` → `sent` for (message, provider id, sent at) triples, in one statement; rows no longer
+        `sending` (a sweeper took them back) are left alone. Returns how many rows moved."""
+        if not sent:
+            return 0
+        if db.vendor != "postgresql":
+            return sum(
+                self.rows.filter(pk=message.pk, status=OutboxStatus.SENDING).update(
+                    status=OutboxStatus.SENT, sent_at=sent_at, **{self.provider_id_column: provider_id}
+                )
+                for message, provider_id, sent_at in sent
+            )
+        values = ", ".join(["(%s::uuid, %s, %s::timestamptz)"] * len(sent))
+        sql = f"""
+            UPDATE {self.table} AS m SET status = 'sent', sent_at = v.sent_at, {self.provider_id_column} = v.provider_id
+            FROM (VALUES {values}) AS v(id, provider_id, sent_at)
+            WHERE m.id = v.id AND m.status = 'sending'
+        """  # noqa: S608
+        with db.cursor() as cursor:
+            cursor.execute(sql, [item for message, pid, at in sent for item in (message.pk, pid, at)])
+            return cursor.rowcount
+
+    def mark_failed(self, message: Any, reason: str) -> None:
+        with transaction.atomic():
+            if self.rows.filter(pk=message.pk, status=OutboxStatus.SENDING).update(
+                status=OutboxStatus.FAILED, failure_reason=reason
+            ):
+                self.record([message], "failed", reason)
+
+    def requeue(self, message: Any) -> None:
+        self.rows.filter(pk=message.pk, status=OutboxStatus.SENDING).update(
+            status=OutboxStatus.QUEUED, claimed_at=None
+        )
+
+    # -- beat's work ----------------------------------------------------------------------------------------
+
+    def release_due(self, *, now: datetime) -> int:
+        """Scheduled messages whose time has come show as queued (the claim already takes both)."""
+        return self.rows.filter(
+            status=OutboxStatus.SCHEDULED, send_at__lte=now
+        ).update(status=OutboxStatus.QUEUED)
+
+    def lanes_with_work(self, *, until: datetime) -> list[tuple[uuid.UUID, datetime]]:
+        """(connection id, earliest due time) of every connection with a message due by `until`: one index probe
+        per connection that has waiting messages, none for idle ones."""
+        if db.vendor == "postgresql":
+            sql = f"""
+                WITH RECURSIVE lanes(connection_id, send_at) AS (
+                    (SELECT connection_id, send_at FROM {self.table} WHERE status IN {_WAITING_SQL}
+                     ORDER BY connection_id, send_at LIMIT 1)
+                    UNION ALL
+                    SELECT next.connection_id, next.send_at FROM lanes, LATERAL (
+                        SELECT connection_id, send_at FROM {self.table}
+                        WHERE status IN {_WAITING_SQL} AND connection_id > lanes.connection_id
+                        ORDER BY connection_id, send_at LIMIT 1
+                    ) AS next
+                )
+                SELECT connection_id, send_at FROM lanes WHERE send_at <= %s
+            """  # noqa: S608
+            with db.cursor() as cursor:
+                cursor.execute(sql, [until])
+                return [(row[0], row[1]) for row in cursor.fetchall()]
+        from django.db.models import Min
+
+        rows = (
+            self.rows.filter(status__in=OutboxStatus.WAITING)
+            .values("connection_id")
+            .annotate(due=Min("send_at"))
+            .filter(due__lte=until)
+        )
+        return [(row["connection_id"], row["due"]) for row in rows]
+
+    def stale_sending(self, *, claimed_before: datetime) -> list[Any]:
+        return list(
+            self.rows.filter(
+                status=OutboxStatus.SENDING, claimed_at__lt=claimed_before
+            ).only("pk", "account_id", "connection_id", "attempts", "claimed_at")
+        )
+
+    def requeue_stale(self, rows: Sequence[Any], *, claimed_before: datetime) -> int:
+        with transaction.atomic():
+            count = self.rows.filter(
+                pk__in=[row.pk for row in rows], status=OutboxStatus.SENDING, claimed_at__lt=claimed_before
+            ).update(status=OutboxStatus.QUEUED, claimed_at=None)
+            self.record(rows, "requeued", "the worker sending it stopped; queued again")
+        return count
+
+    def fail_stale(self, rows: Sequence[Any], *, claimed_before: datetime, reason: str) -> int:
+        with transaction.atomic():
+            count = self.rows.filter(
+                pk__in=[row.pk for row in rows], status=OutboxStatus.SENDING, claimed_at__lt=claimed_before
+            ).update(status=OutboxStatus.FAILED, failure_reason=reason)
+            self.record(rows, "failed", reason)
+        return count
+
+    # -- what each channel brings ---------------------------------------------------------------------------
+
+    def lane_state(self, connection: AwsConnection) -> LaneState:
+        """This channel's rate (and any hold) on the connection."""
+        raise NotImplementedError
+
+    def prepare(self, connection: AwsConnection, message: Any) -> Any:
+        """Build what the transport sends (e.g. the MIME message). An exception here fails the message for good."""
+        raise NotImplementedError
+
+    def deliver(self, connection: AwsConnection, message: Any, prepared: Any) -> str:
+        """Hand the message to the provider; returns its message id or raises TransportError."""
+        raise NotImplementedError
+
+    def hold(self, connection: AwsConnection, until: datetime) -> None:
+        """The provider's daily quota is spent: send nothing on this connection before `until`."""
+        raise NotImplementedError
+
+    def record(self, messages: Iterable[Any], event_type: str, detail: str) -> None:
+        """Append an engine event (failed, held, requeued, ...) to each message's timeline."""
+        raise NotImplementedError
+
+
+_registry: dict[str, Channel] = {}
+
+
+def channel_register(channel: Channel) -> None:
+    _registry[channel.name] = channel
+
+
+def channels() -> list[Channel]:
+    return list(_registry.values())
+
+
+def channel_named(name: str) -> Channel:
+    return _registry[name]
+
+
+def lane_key(channel: str, connection_id: object) -> str:
+    return f"{channel}:{connection_id}"
+
+
+def lane_parts(lane: str) -> tuple[Channel, uuid.UUID] | None:
+    name, _, connection_id = lane.partition(":")
+    try:
+        return _registry[name], uuid.UUID(connection_id)
+    except (KeyError, ValueError):
+        return None

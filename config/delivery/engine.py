@@ -1,0 +1,289 @@
+"""The delivery engine of one worker process: a feeder that claims, and sender threads that send.
+
+The feeder takes the lane (channel + connection) that has waited longest among those due (config/delivery/lanes.py),
+claims as many of its messages as the lane's send bucket and this process's free senders allow, in exact
+(priority, due time) order, releases the lane and hands the messages to the senders. Sender threads overlap the
+provider's latency; the bucket keeps every connection at or under its rate across all processes and hosts. An
+idle connection has no lane, so it costs no thread, no task and no query.
+
+Nothing is lost: Postgres holds every message, a message is only ever moved to `sending` by the claim, and the
+sweeper (config/delivery/sweeps.py) re-queues what a killed process left in `sending`.
+
+Sent messages are settled by one settler thread per process, which moves everything sent in the last few
+milliseconds to `sent` in one UPDATE (a commit per message would cost more database time than the send itself).
+
+The one duplicate window: a process dying after the provider accepted a message and before its `sent` UPDATE
+commits. The row stays `sending`, the sweeper re-queues it after SESAME_SENDING_STALE_AFTER seconds, and that
+message goes out twice. The window is at most SETTLE_EVERY plus one UPDATE round trip (a few milliseconds).
+"""
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db import connection as db
+from django.utils import timezone
+
+from accounts.models import AwsConnection
+from config.delivery.channels import Channel, lane_parts
+from config.delivery.errors import FailureKind, TransportError
+from config.delivery.lanes import Lanes, Taken, lanes, window_for
+
+logger = logging.getLogger(__name__)
+
+_STATE_TTL = 1.0  # how stale a connection's rate, pause or hold may be in one process
+_MAX_BACKOFF_STEPS = 6  # throttling backs a lane off 0.2, 0.4 ... 6.4 seconds
+SETTLE_EVERY = 0.005  # seconds a sent message may wait for its `sent` UPDATE
+
+
+@dataclass
+class Job:
+    lane: str
+    channel: Channel
+    connection: AwsConnection
+    message: Any
+
+
+class ConnectionCache:
+    """Active connections by id, re-read at most once a second per process."""
+
+    def __init__(self) -> None:
+        self._entries: dict[uuid.UUID, tuple[AwsConnection | None, float]] = {}
+
+    def get(self, pk: uuid.UUID) -> AwsConnection | None:
+        entry = self._entries.get(pk)
+        if entry is not None and entry[1] > time.monotonic():
+            return entry[0]
+        found = AwsConnection.objects.filter(pk=pk, is_active=True).first()
+        self._entries[pk] = (found, time.monotonic() + _STATE_TTL)
+        return found
+
+    def forget(self, pk: uuid.UUID) -> None:
+        self._entries.pop(pk, None)
+
+
+class Engine:
+    def __init__(self, *, senders: int | None = None, store: Lanes | None = None) -> None:
+        self.senders = senders or settings.SESAME_ENGINE_SENDERS
+        self.lanes = store or lanes()
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._settle: queue.SimpleQueue[tuple[Job, str, datetime] | None] = queue.SimpleQueue()
+        self._slots = threading.Condition()
+        self._in_flight = 0
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._connections = ConnectionCache()
+        self._rates: dict[str, float] = {}  # the rate this process last published per lane
+        self._throttles: dict[str, int] = {}
+        self.sent = 0
+
+    # -- life cycle -----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._threads = [threading.Thread(target=self._feed, name="delivery-feeder", daemon=True)]
+        self._settler = threading.Thread(target=self._settle_loop, name="delivery-settler", daemon=True)
+        self._settler.start()
+        self._threads += [
+            threading.Thread(target=self._send_loop, name=f"delivery-sender-{i}", daemon=True)
+            for i in range(self.senders)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop claiming, send what is already claimed, then end the threads."""
+        self._stopping.set()
+        with self._slots:
+            self._slots.notify_all()
+        deadline = time.monotonic() + timeout
+        self._threads[0].join(timeout)
+        for _ in self._threads[1:]:
+            self._jobs.put(None)
+        for thread in self._threads[1:]:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._settle.put(None)
+        self._settler.join(max(0.0, deadline - time.monotonic()))
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Run until no lane has work and nothing is in flight: for tests, benchmarks and commands."""
+        self.start()
+        deadline = time.monotonic() + timeout
+        try:
+            quiet_since = None
+            while time.monotonic() < deadline:
+                if self.lanes.idle() and self._in_flight == 0:
+                    quiet_since = quiet_since or time.monotonic()
+                    if time.monotonic() - quiet_since > 0.1:
+                        return True
+                else:
+                    quiet_since = None
+                time.sleep(0.02)
+            return False
+        finally:
+            self.stop()
+
+    # -- the feeder -----------------------------------------------------------------------------------------
+
+    def _free_slots(self) -> int:
+        with self._slots:
+            while self._in_flight >= self.senders and not self._stopping.is_set():
+                self._slots.wait(0.5)
+            return self.senders - self._in_flight
+
+    def _feed(self) -> None:
+        while not self._stopping.is_set():
+            free_slots = self._free_slots()
+            if self._stopping.is_set():
+                break
+            try:
+                taken = self.lanes.take()
+                if not taken.lane:
+                    self.lanes.wait_for_work(1.0 if taken.wait_ms < 0 else taken.wait_ms / 1000)
+                    continue
+                self._serve(taken, free_slots)
+            except Exception:  # the database or Redis went away: log, let Django reconnect, go on
+                logger.exception("delivery feeder error; retrying in a second")
+                close_old_connections()
+                self._stopping.wait(1.0)
+        db.close()
+
+    def _serve(self, taken: Taken, free_slots: int) -> None:
+        parts = lane_parts(taken.lane)
+        connection = self._connections.get(parts[1]) if parts else None
+        now = datetime.fromtimestamp(taken.now_ms / 1000, tz=UTC)
+        if parts is None or connection is None:
+            self.lanes.release(taken, consumed=0, drained=True, remove=True)
+            return
+        channel = parts[0]
+        state = channel.lane_state(connection)
+        if not state.can_send(now):
+            # Paused or held: beat's tick brings the lane back once the connection may send again.
+            self.lanes.release(taken, consumed=0, drained=True, remove=True)
+            return
+        free = taken.free
+        if self._rates.get(taken.lane) != state.rate or free < 0:
+            self.lanes.set_rate(taken.lane, state.rate)
+            self._rates[taken.lane] = state.rate
+            free = self.lanes.free(taken.lane)
+        capacity = window_for(state.rate)[0]
+        limit = min(free, free_slots, settings.SESAME_ENGINE_MAX_BATCH)
+        if limit <= 0:
+            self.lanes.release(taken, consumed=0, drained=False)
+            return
+        try:
+            messages = channel.claim(
+                connection_id=connection.pk, now=now, limit=limit, budget=free, capacity=capacity
+            )
+        except Exception:
+            self.lanes.release(taken, consumed=0, drained=False)
+            raise
+        consumed = sum(min(message.cost, capacity) for message in messages)
+        self.lanes.release(taken, consumed=consumed, drained=not messages)
+        with self._slots:
+            self._in_flight += len(messages)
+        for message in messages:
+            self._jobs.put(Job(taken.lane, channel, connection, message))
+
+    # -- the senders ----------------------------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                break
+            handed_on = False
+            try:
+                handed_on = self._send(job)
+            except Exception:  # recording a failure failed (database gone): the sweeper re-queues the row later
+                logger.exception("delivery sender error on %s", job.lane)
+                close_old_connections()
+            if not handed_on:
+                self._release_slot()
+        db.close()
+
+    def _release_slot(self) -> None:
+        with self._slots:
+            self._in_flight -= 1
+            self._slots.notify()
+
+    def _settle_loop(self) -> None:
+        """Move sent messages to `sent`, a few milliseconds' worth per UPDATE."""
+        stopping = False
+        while not stopping:
+            first = self._settle.get()
+            if first is None:
+                break
+            batch = [first]
+            deadline = time.monotonic() + SETTLE_EVERY
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    item = self._settle.get(timeout=left)
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            by_channel: dict[Channel, list[tuple[Any, str, datetime]]] = {}
+            for job, provider_id, sent_at in batch:
+                by_channel.setdefault(job.channel, []).append((job.message, provider_id, sent_at))
+            try:
+                for channel, sent in by_channel.items():
+                    channel.mark_sent(sent)
+            except Exception:  # the database went away: the sweeper re-queues these rows (the duplicate window)
+                logger.exception("could not record %d sent messages", len(batch))
+                close_old_connections()
+            finally:
+                for job, _, _ in batch:
+                    self._throttles.pop(job.lane, None)
+                    self._release_slot()
+        db.close()
+
+    def _send(self, job: Job) -> bool:
+        """Send one message; True when it went out and was handed to the settler (which frees its slot)."""
+        channel, message = job.channel, job.message
+        try:
+            prepared = channel.prepare(job.connection, message)
+        except Exception as exc:  # this message can never be built: fail it, never retry it
+            logger.exception("could not build %s message %s", channel.name, message.pk)
+            channel.mark_failed(message, f"could not build the message: {type(exc).__name__}: {exc}")
+            return False
+        try:
+            provider_id = channel.deliver(job.connection, message, prepared)
+        except TransportError as error:
+            self._failed(job, error)
+            return False
+        except Exception as exc:  # an unexpected library error: retried like a passing fault, within the cap
+            logger.exception("unexpected error sending %s message %s", channel.name, message.pk)
+            self._failed(job, TransportError(FailureKind.TRANSIENT, f"{type(exc).__name__}: {exc}"))
+            return False
+        self.sent += 1
+        self._settle.put((job, provider_id, timezone.now()))
+        return True
+
+    def _failed(self, job: Job, error: TransportError) -> None:
+        channel, message = job.channel, job.message
+        if error.kind is FailureKind.PERMANENT:
+            channel.mark_failed(message, error.reason)
+        elif error.kind is FailureKind.QUOTA:
+            until = timezone.now() + timedelta(seconds=settings.SESAME_QUOTA_HOLD_SECONDS)
+            channel.hold(job.connection, until)
+            self._connections.forget(job.connection.pk)
+            channel.requeue(message)
+            channel.record([message], "held", f"daily quota reached; sending resumes after {until.isoformat()}")
+        elif error.kind is FailureKind.TRANSIENT and message.attempts >= settings.SESAME_MAX_SEND_ATTEMPTS:
+            channel.mark_failed(message, f"gave up after {message.attempts} attempts: {error.reason}")
+        else:
+            # Throttling or a passing fault: the whole lane backs off (the provider's limit is per account).
+            channel.requeue(message)
+            steps = min(self._throttles.get(job.lane, 0) + 1, _MAX_BACKOFF_STEPS)
+            self._throttles[job.lane] = steps
+            self.lanes.hold(job.lane, int(100 * 2**steps))
+            logger.warning("%s %s on %s; backing off: %s", channel.name, error.kind.value, job.lane, error.reason)

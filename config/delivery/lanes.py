@@ -1,0 +1,329 @@
+"""Lanes: which (channel, connection) pairs have due work, when each may next be served, and its send bucket.
+
+A lane is `<channel>:<connection id>`. All lanes live in one sorted set scored by the time (ms) each may next be
+served. A feeder takes the lane with the lowest score that has come due and, in the same atomic step, moves its
+score a lease into the future: while it holds the lease no other feeder, on any host, can take that lane, so one
+connection's claims are serialised (exact priority order) while different connections are served in parallel.
+The feeder then claims what the lane's send bucket allows and releases the lane: rescheduled at the moment its
+bucket has room again, or removed when it had nothing left. Lanes earn a turn in the order they became ready, so
+a tenant's backlog never holds another tenant back, and an idle connection has no entry at all.
+
+The send bucket is a log of grants (one member per rate unit) over a sliding window: a lane's bucket is only
+ever written by its lease holder, so "how much room is there" and "take it" cannot race. Capacity per window:
+rates of 1/s and more grant floor(rate) per second; lower rates grant one unit per 1/rate seconds.
+
+New work rings a doorbell (a short Redis list) that idle feeders block on, so an accepted message is picked up at
+once. Everything here can be rebuilt: if Redis is emptied, beat's tick re-adds every lane with due work.
+"""
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+from django.conf import settings
+
+from accounts.ratelimit import redis_client
+
+LEASE_MS = 10_000  # a feeder that died holding a lane gives it up after this long
+_DOORBELL_MAX = 64
+
+
+def window_for(rate: float) -> tuple[int, int]:
+    """(capacity, window in ms) of a send bucket for a rate in units per second."""
+    guard = settings.SESAME_RATE_GUARD_MS
+    if rate >= 1:
+        return math.floor(rate), 1000 + guard
+    return 1, math.ceil(1000 / rate) + guard
+
+
+@dataclass(frozen=True)
+class Taken:
+    lane: str  # "" when nothing is due
+    token: int  # the lease score; the release must present it
+    free: int  # rate units the lane's bucket has now; -1 if its rate is not known yet
+    now_ms: int  # the store's clock when the lane was taken (also the claim's notion of "now")
+    wait_ms: int  # when nothing is due: ms until the next lane is (-1: no lanes at all)
+
+
+class Lanes(Protocol):
+    def take(self) -> Taken: ...
+
+    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> None:
+        """Log `consumed` grants, then reschedule the lane for when its bucket has room, or remove it (`remove`, or
+        `drained` with no new work announced since it was taken)."""
+        ...
+
+    def set_rate(self, lane: str, rate: float) -> None: ...
+
+    def free(self, lane: str) -> int: ...
+
+    def kick(self, lanes: dict[str, int]) -> None:
+        """Announce work: lane -> ms timestamp when it falls due (0 = now)."""
+        ...
+
+    def hold(self, lane: str, millis: int) -> None:
+        """Serve this lane no sooner than `millis` from now (a provider's throttling)."""
+        ...
+
+    def wait_for_work(self, seconds: float) -> None: ...
+
+    def idle(self) -> bool:
+        """No lane at all: nothing due now or later."""
+        ...
+
+
+# Shared by the scripts: the bucket's room, and when it next has room.
+_BUCKET_LUA = """
+local function bucket(lane, now)
+  local spec = redis.call('HGET', 'sesame:lane-rates', lane)
+  if not spec then return -1, now end
+  local cap, win = string.match(spec, '(%d+):(%d+)')
+  cap = tonumber(cap); win = tonumber(win)
+  local log = 'sesame:send:' .. lane
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - win)
+  local used = redis.call('ZCARD', log)
+  if used < cap then return cap - used, now end
+  local oldest = redis.call('ZRANGE', log, used - cap, used - cap, 'WITHSCORES')
+  return 0, tonumber(oldest[2]) + win
+end
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function hold_of(lane)
+  return tonumber(redis.call('GET', 'sesame:lane-hold:' .. lane) or '0')
+end
+local function ring()
+  redis.call('LPUSH', 'sesame:doorbell', '1')
+  redis.call('LTRIM', 'sesame:doorbell', 0, DOORBELL_LAST)
+end
+""".replace("DOORBELL_LAST", str(_DOORBELL_MAX - 1))
+
+_TAKE = _BUCKET_LUA + """
+local now = clock()
+local lease = tonumber(ARGV[1])
+for _ = 1, 32 do
+  local due = redis.call('ZRANGEBYSCORE', 'sesame:lanes', '-inf', now, 'LIMIT', 0, 1)
+  if #due == 0 then
+    local nxt = redis.call('ZRANGE', 'sesame:lanes', 0, 0, 'WITHSCORES')
+    if #nxt == 0 then return {'', 0, 0, now, -1} end
+    return {'', 0, 0, now, tonumber(nxt[2]) - now}
+  end
+  local lane = due[1]
+  local at = hold_of(lane)
+  local free = 0
+  if at <= now then
+    free, at = bucket(lane, now)
+  end
+  if at <= now then
+    redis.call('ZADD', 'sesame:lanes', now + lease, lane)
+    redis.call('DEL', 'sesame:lane-dirty:' .. lane)
+    return {lane, now + lease, free, now, 0}
+  end
+  redis.call('ZADD', 'sesame:lanes', at, lane)
+end
+return {'', 0, 0, now, 0}
+"""
+
+_RELEASE = _BUCKET_LUA + """
+local lane, token, consumed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local drained, remove = ARGV[4] == '1', ARGV[5] == '1'
+local now = clock()
+if consumed > 0 then
+  local spec = redis.call('HGET', 'sesame:lane-rates', lane)
+  local win = spec and tonumber(string.match(spec, ':(%d+)')) or 1000
+  local log = 'sesame:send:' .. lane
+  local seq = redis.call('INCRBY', 'sesame:send-seq', consumed)
+  for i = 1, consumed do
+    redis.call('ZADD', log, now, seq - i)
+  end
+  redis.call('PEXPIRE', log, win + 1000)
+end
+local score = redis.call('ZSCORE', 'sesame:lanes', lane)
+if not score or tonumber(score) ~= token then return 0 end
+local dirty = redis.call('DEL', 'sesame:lane-dirty:' .. lane)
+if remove or (drained and dirty == 0) then
+  redis.call('ZREM', 'sesame:lanes', lane)
+  return 0
+end
+local _, at = bucket(lane, now)
+local hold = hold_of(lane)
+if hold > at then at = hold end
+redis.call('ZADD', 'sesame:lanes', at, lane)
+if at <= now then ring() end
+return 1
+"""
+
+_KICK = _BUCKET_LUA + """
+local now = clock()
+local rang = false
+for i = 1, #ARGV, 2 do
+  local lane, at = ARGV[i], tonumber(ARGV[i + 1])
+  if at < now then at = now end
+  redis.call('ZADD', 'sesame:lanes', 'NX', at, lane)
+  redis.call('SET', 'sesame:lane-dirty:' .. lane, '1', 'PX', 60000)
+  if at <= now + 1000 then rang = true end
+end
+if rang then ring() end
+return 1
+"""
+
+_HOLD = _BUCKET_LUA + """
+local now = clock()
+local lane, until_ms = ARGV[1], now + tonumber(ARGV[2])
+if until_ms > hold_of(lane) then
+  redis.call('SET', 'sesame:lane-hold:' .. lane, until_ms, 'PX', tonumber(ARGV[2]) + 1000)
+end
+redis.call('ZADD', 'sesame:lanes', 'GT', until_ms, lane)
+return 1
+"""
+
+_FREE = _BUCKET_LUA + """
+local free = bucket(ARGV[1], clock())
+return free
+"""
+
+
+class RedisLanes:
+    def __init__(self, url: str) -> None:
+        self._client = redis_client(url)
+        self._take = self._client.register_script(_TAKE)
+        self._release = self._client.register_script(_RELEASE)
+        self._kick = self._client.register_script(_KICK)
+        self._hold = self._client.register_script(_HOLD)
+        self._free = self._client.register_script(_FREE)
+
+    def take(self) -> Taken:
+        lane, token, free, now, wait = self._take(args=[LEASE_MS])
+        return Taken(
+            lane=lane.decode() if isinstance(lane, bytes) else str(lane),
+            token=int(token),
+            free=int(free),
+            now_ms=int(now),
+            wait_ms=int(wait),
+        )
+
+    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> None:
+        self._release(args=[taken.lane, taken.token, consumed, int(drained), int(remove)])
+
+    def set_rate(self, lane: str, rate: float) -> None:
+        capacity, window = window_for(rate)
+        self._client.hset("sesame:lane-rates", lane, f"{capacity}:{window}")
+
+    def free(self, lane: str) -> int:
+        return int(self._free(args=[lane]))
+
+    def kick(self, lanes: dict[str, int]) -> None:
+        if lanes:
+            self._kick(args=[item for lane, at in lanes.items() for item in (lane, at)])
+
+    def hold(self, lane: str, millis: int) -> None:
+        self._hold(args=[lane, max(1, millis)])
+
+    def wait_for_work(self, seconds: float) -> None:
+        # BLPOP's timeout is in seconds (fractions allowed); 0 would mean "for ever".
+        self._client.blpop(["sesame:doorbell"], timeout=max(0.01, min(seconds, 1.0)))
+
+    def idle(self) -> bool:
+        return int(self._client.zcard("sesame:lanes")) == 0
+
+
+class LocalLanes:
+    """The embedded default (no Redis): the same rules in process memory, for the one worker process `up` runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._scores: dict[str, int] = {}
+        self._dirty: set[str] = set()
+        self._holds: dict[str, int] = {}
+        self._rates: dict[str, tuple[int, int]] = {}
+        self._logs: dict[str, list[int]] = {}
+
+    @staticmethod
+    def _now() -> int:
+        return int(time.time() * 1000)
+
+    def _bucket(self, lane: str, now: int) -> tuple[int, int]:
+        spec = self._rates.get(lane)
+        if spec is None:
+            return -1, now
+        capacity, window = spec
+        log = [stamp for stamp in self._logs.get(lane, []) if stamp > now - window]
+        self._logs[lane] = log
+        if len(log) < capacity:
+            return capacity - len(log), now
+        return 0, log[len(log) - capacity] + window
+
+    def take(self) -> Taken:
+        with self._lock:
+            now = self._now()
+            for lane, score in sorted(self._scores.items(), key=lambda item: item[1]):
+                if score > now:
+                    return Taken("", 0, 0, now, score - now)
+                free, at = 0, self._holds.get(lane, 0)
+                if at <= now:
+                    free, at = self._bucket(lane, now)
+                if at <= now:
+                    self._scores[lane] = now + LEASE_MS
+                    self._dirty.discard(lane)
+                    return Taken(lane, now + LEASE_MS, free, now, 0)
+                self._scores[lane] = at
+            wait = min(self._scores.values(), default=-1)
+            return Taken("", 0, 0, now, -1 if wait < 0 else max(0, wait - now))
+
+    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> None:
+        with self._lock:
+            now = self._now()
+            self._logs.setdefault(taken.lane, []).extend([now] * consumed)
+            if self._scores.get(taken.lane) != taken.token:
+                return
+            dirty = taken.lane in self._dirty
+            self._dirty.discard(taken.lane)
+            if remove or (drained and not dirty):
+                del self._scores[taken.lane]
+                return
+            _, at = self._bucket(taken.lane, now)
+            self._scores[taken.lane] = max(at, self._holds.get(taken.lane, 0))
+            self._lock.notify_all()
+
+    def set_rate(self, lane: str, rate: float) -> None:
+        with self._lock:
+            self._rates[lane] = window_for(rate)
+
+    def free(self, lane: str) -> int:
+        with self._lock:
+            return self._bucket(lane, self._now())[0]
+
+    def kick(self, lanes: dict[str, int]) -> None:
+        with self._lock:
+            now = self._now()
+            for lane, at in lanes.items():
+                self._scores.setdefault(lane, max(at, now))
+                self._dirty.add(lane)
+            self._lock.notify_all()
+
+    def hold(self, lane: str, millis: int) -> None:
+        with self._lock:
+            until = self._now() + millis
+            self._holds[lane] = max(until, self._holds.get(lane, 0))
+            self._scores[lane] = max(until, self._scores.get(lane, 0))
+
+    def wait_for_work(self, seconds: float) -> None:
+        with self._lock:
+            self._lock.wait(max(0.01, min(seconds, 1.0)))
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._scores
+
+
+@cache
+def _lanes_for(redis_url: str) -> Lanes:
+    return RedisLanes(redis_url) if redis_url else LocalLanes()
+
+
+def lanes() -> Lanes:
+    return _lanes_for(settings.REDIS_URL)
