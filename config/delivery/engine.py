@@ -49,6 +49,7 @@ class Job:
     channel: Channel
     connection: AwsConnection
     message: Any
+    units: list[str]  # the send-bucket units reserved for it, stamped right before the provider call
 
 
 class ConnectionCache:
@@ -184,12 +185,13 @@ class Engine:
         except Exception:
             self.lanes.release(taken, consumed=0, drained=False)
             raise
-        consumed = sum(min(message.cost, capacity) for message in messages)
-        self.lanes.release(taken, consumed=consumed, drained=not messages)
+        costs = [min(message.cost, capacity) for message in messages]
+        units = self.lanes.release(taken, consumed=sum(costs), drained=not messages)
         with self._slots:
             self._in_flight += len(messages)
-        for message in messages:
-            self._jobs.put(Job(taken.lane, channel, connection, message))
+        for message, cost in zip(messages, costs, strict=True):
+            self._jobs.put(Job(taken.lane, channel, connection, message, units[:cost]))
+            units = units[cost:]
 
     # -- the senders ----------------------------------------------------------------------------------------
 
@@ -255,6 +257,7 @@ class Engine:
             logger.exception("could not build %s message %s", channel.name, message.pk)
             channel.mark_failed(message, f"could not build the message: {type(exc).__name__}: {exc}")
             return False
+        self.lanes.stamp(job.lane, job.units)  # the bucket records the provider call's moment, not the claim's
         try:
             provider_id = channel.deliver(job.connection, message, prepared)
         except TransportError as error:

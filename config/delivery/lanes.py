@@ -8,9 +8,14 @@ The feeder then claims what the lane's send bucket allows and releases the lane:
 bucket has room again, or removed when it had nothing left. Lanes earn a turn in the order they became ready, so
 a tenant's backlog never holds another tenant back, and an idle connection has no entry at all.
 
-The send bucket is a log of grants (one member per rate unit) over a sliding window: a lane's bucket is only
-ever written by its lease holder, so "how much room is there" and "take it" cannot race. Capacity per window:
-rates of 1/s and more grant floor(rate) per second; lower rates grant one unit per 1/rate seconds.
+The send bucket is a log of grants (one member per rate unit) over a sliding window. The lease holder reserves
+units for what it claims (so "how much room is there" and "take it" cannot race); each reservation is scored in
+the future, so it counts against the window until it is used. A sender stamps its units with the current time
+right before it calls the provider: the log then holds the moments the provider was called, and no window of a
+second ever holds more than the capacity, however long messages waited to be built. A reservation whose sender
+died is released after PENDING_MS. Capacity per window: rates of 1/s and more grant floor(rate) per second
+(the window is SESAME_RATE_GUARD_MS longer than a second, for the time from stamp to provider); lower rates grant
+one unit per 1/rate seconds.
 
 New work rings a doorbell (a short Redis list) that idle feeders block on, so an accepted message is picked up at
 once. Everything here can be rebuilt: if Redis is emptied, beat's tick re-adds every lane with due work.
@@ -28,6 +33,7 @@ from django.conf import settings
 from accounts.ratelimit import redis_client
 
 LEASE_MS = 10_000  # a feeder that died holding a lane gives it up after this long
+PENDING_MS = 30_000  # a reservation no sender stamped (its process died) stops counting after this long
 _DOORBELL_MAX = 64
 
 
@@ -51,9 +57,13 @@ class Taken:
 class Lanes(Protocol):
     def take(self) -> Taken: ...
 
-    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> None:
-        """Log `consumed` grants, then reschedule the lane for when its bucket has room, or remove it (`remove`, or
-        `drained` with no new work announced since it was taken)."""
+    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> list[str]:
+        """Reserve `consumed` units (returned, to be stamped), then reschedule the lane for when its bucket has
+        room, or remove it (`remove`, or `drained` with no new work announced since it was taken)."""
+        ...
+
+    def stamp(self, lane: str, units: list[str]) -> None:
+        """The provider is being called now for these reserved units."""
         ...
 
     def set_rate(self, lane: str, rate: float) -> None: ...
@@ -96,6 +106,9 @@ end
 local function hold_of(lane)
   return tonumber(redis.call('GET', 'sesame:lane-hold:' .. lane) or '0')
 end
+local function leased(lane)
+  return redis.call('HEXISTS', 'sesame:lane-leases', lane) == 1
+end
 local function ring()
   redis.call('LPUSH', 'sesame:doorbell', '1')
   redis.call('LTRIM', 'sesame:doorbell', 0, DOORBELL_LAST)
@@ -120,6 +133,7 @@ for _ = 1, 32 do
   end
   if at <= now then
     redis.call('ZADD', 'sesame:lanes', now + lease, lane)
+    redis.call('HSET', 'sesame:lane-leases', lane, now + lease)
     redis.call('DEL', 'sesame:lane-dirty:' .. lane)
     return {lane, now + lease, free, now, 0}
   end
@@ -132,28 +146,45 @@ _RELEASE = _BUCKET_LUA + """
 local lane, token, consumed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local drained, remove = ARGV[4] == '1', ARGV[5] == '1'
 local now = clock()
+local seq = 0
 if consumed > 0 then
-  local spec = redis.call('HGET', 'sesame:lane-rates', lane)
-  local win = spec and tonumber(string.match(spec, ':(%d+)')) or 1000
   local log = 'sesame:send:' .. lane
-  local seq = redis.call('INCRBY', 'sesame:send-seq', consumed)
+  seq = redis.call('INCRBY', 'sesame:send-seq', consumed)
   for i = 1, consumed do
-    redis.call('ZADD', log, now, seq - i)
+    redis.call('ZADD', log, now + PENDING, seq - i)
   end
-  redis.call('PEXPIRE', log, win + 1000)
+  redis.call('PEXPIRE', log, PENDING + 60000)
 end
 local score = redis.call('ZSCORE', 'sesame:lanes', lane)
-if not score or tonumber(score) ~= token then return 0 end
+if not score or tonumber(score) ~= token then return seq end
+redis.call('HDEL', 'sesame:lane-leases', lane)
 local dirty = redis.call('DEL', 'sesame:lane-dirty:' .. lane)
 if remove or (drained and dirty == 0) then
   redis.call('ZREM', 'sesame:lanes', lane)
-  return 0
+  return seq
 end
 local _, at = bucket(lane, now)
 local hold = hold_of(lane)
 if hold > at then at = hold end
 redis.call('ZADD', 'sesame:lanes', at, lane)
 if at <= now then ring() end
+return seq
+""".replace("PENDING", str(PENDING_MS))
+
+_STAMP = _BUCKET_LUA + """
+local lane = ARGV[1]
+local now = clock()
+local log = 'sesame:send:' .. lane
+for i = 2, #ARGV do
+  redis.call('ZADD', log, 'XX', now, ARGV[i])
+end
+-- The lane may have been parked until a reservation expired: bring it forward (never while a feeder holds it).
+if not leased(lane) and redis.call('ZSCORE', 'sesame:lanes', lane) then
+  local _, at = bucket(lane, now)
+  local hold = hold_of(lane)
+  if hold > at then at = hold end
+  redis.call('ZADD', 'sesame:lanes', 'XX', 'LT', at, lane)
+end
 return 1
 """
 
@@ -195,6 +226,7 @@ class RedisLanes:
         self._kick = self._client.register_script(_KICK)
         self._hold = self._client.register_script(_HOLD)
         self._free = self._client.register_script(_FREE)
+        self._stamp = self._client.register_script(_STAMP)
 
     def take(self) -> Taken:
         lane, token, free, now, wait = self._take(args=[LEASE_MS])
@@ -206,8 +238,13 @@ class RedisLanes:
             wait_ms=int(wait),
         )
 
-    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> None:
-        self._release(args=[taken.lane, taken.token, consumed, int(drained), int(remove)])
+    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> list[str]:
+        seq = int(self._release(args=[taken.lane, taken.token, consumed, int(drained), int(remove)]))
+        return [str(seq - i) for i in range(1, consumed + 1)]
+
+    def stamp(self, lane: str, units: list[str]) -> None:
+        if units:
+            self._stamp(args=[lane, *units])
 
     def set_rate(self, lane: str, rate: float) -> None:
         capacity, window = window_for(rate)
@@ -240,7 +277,9 @@ class LocalLanes:
         self._dirty: set[str] = set()
         self._holds: dict[str, int] = {}
         self._rates: dict[str, tuple[int, int]] = {}
-        self._logs: dict[str, list[int]] = {}
+        self._logs: dict[str, dict[str, int]] = {}  # lane -> unit -> ms (reserved units: in the future)
+        self._leased: set[str] = set()
+        self._seq = 0
 
     @staticmethod
     def _now() -> int:
@@ -251,11 +290,11 @@ class LocalLanes:
         if spec is None:
             return -1, now
         capacity, window = spec
-        log = [stamp for stamp in self._logs.get(lane, []) if stamp > now - window]
+        log = {unit: at for unit, at in self._logs.get(lane, {}).items() if at > now - window}
         self._logs[lane] = log
         if len(log) < capacity:
             return capacity - len(log), now
-        return 0, log[len(log) - capacity] + window
+        return 0, sorted(log.values())[len(log) - capacity] + window
 
     def take(self) -> Taken:
         with self._lock:
@@ -268,26 +307,43 @@ class LocalLanes:
                     free, at = self._bucket(lane, now)
                 if at <= now:
                     self._scores[lane] = now + LEASE_MS
+                    self._leased.add(lane)
                     self._dirty.discard(lane)
                     return Taken(lane, now + LEASE_MS, free, now, 0)
                 self._scores[lane] = at
             wait = min(self._scores.values(), default=-1)
             return Taken("", 0, 0, now, -1 if wait < 0 else max(0, wait - now))
 
-    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> None:
+    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> list[str]:
         with self._lock:
             now = self._now()
-            self._logs.setdefault(taken.lane, []).extend([now] * consumed)
+            units = [str(self._seq + i) for i in range(1, consumed + 1)]
+            self._seq += consumed
+            self._logs.setdefault(taken.lane, {}).update(dict.fromkeys(units, now + PENDING_MS))
             if self._scores.get(taken.lane) != taken.token:
-                return
+                return units
+            self._leased.discard(taken.lane)
             dirty = taken.lane in self._dirty
             self._dirty.discard(taken.lane)
             if remove or (drained and not dirty):
                 del self._scores[taken.lane]
-                return
+                return units
             _, at = self._bucket(taken.lane, now)
             self._scores[taken.lane] = max(at, self._holds.get(taken.lane, 0))
             self._lock.notify_all()
+            return units
+
+    def stamp(self, lane: str, units: list[str]) -> None:
+        with self._lock:
+            now = self._now()
+            log = self._logs.setdefault(lane, {})
+            for unit in units:
+                if unit in log:
+                    log[unit] = now
+            if lane not in self._leased and lane in self._scores:
+                _, at = self._bucket(lane, now)
+                self._scores[lane] = min(self._scores[lane], max(at, self._holds.get(lane, 0)))
+                self._lock.notify_all()
 
     def set_rate(self, lane: str, rate: float) -> None:
         with self._lock:

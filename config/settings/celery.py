@@ -60,12 +60,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 
 # The delivery engine, per worker process: sender threads (they overlap the provider's latency), the most messages
-# one claim may take, and a guard (ms) added to each send bucket's one-second window to absorb the time between a
-# grant and the provider receiving the call. Then: how long a claimed message may stay `sending` before the
+# one claim may take, and a guard (ms) added to each send bucket's one-second window for the time between a
+# message's stamp and the provider receiving the call. Then: how long a claimed message may stay `sending` before the
 # sweeper assumes its worker died, the attempt cap, and how long a spent daily quota holds a connection.
 SESAME_ENGINE_SENDERS = env_int("SESAME_ENGINE_SENDERS", 16)
 SESAME_ENGINE_MAX_BATCH = env_int("SESAME_ENGINE_MAX_BATCH", 32)
-SESAME_RATE_GUARD_MS = env_int("SESAME_RATE_GUARD_MS", 0)
+SESAME_RATE_GUARD_MS = env_int("SESAME_RATE_GUARD_MS", 5)
 SESAME_SENDING_STALE_AFTER = env_int("SESAME_SENDING_STALE_AFTER", 300)
 SESAME_MAX_SEND_ATTEMPTS = env_int("SESAME_MAX_SEND_ATTEMPTS", 10)
 SESAME_QUOTA_HOLD_SECONDS = env_int("SESAME_QUOTA_HOLD_SECONDS", 900)

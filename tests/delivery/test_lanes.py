@@ -62,14 +62,21 @@ def test_a_held_lane_waits_and_tells_the_feeder_how_long(store):
     assert store.take().lane == "email:c"
 
 
-def test_a_lane_with_no_room_is_rescheduled_when_its_oldest_grant_leaves_the_window(store):
+def test_reserved_units_count_until_stamped_then_leave_the_window_a_second_after_the_stamp(store, settings):
+    settings.SESAME_RATE_GUARD_MS = 0
     store.set_rate("email:d", 2)
     store.kick({"email:d": 0})
     taken = store.take()
-    store.release(taken, consumed=2, drained=False)
+    units = store.release(taken, consumed=2, drained=False)
+    assert len(units) == 2
+    parked = store.take()
+    assert parked.lane == "" and parked.wait_ms > 20_000  # reserved, not yet sent: no room, no busy loop
+    time.sleep(0.2)
+    store.stamp("email:d", units)  # the provider is called now
     waiting = store.take()
     assert waiting.lane == "" and 900 <= waiting.wait_ms <= 1000
-    assert store.take().lane == ""  # still not due: no busy loop
+    time.sleep(waiting.wait_ms / 1000 + 0.01)
+    assert store.take().free == 2
 
 
 def test_feeders_taking_turns_never_exceed_the_rate_in_any_window(store):
@@ -87,16 +94,18 @@ def test_feeders_taking_turns_never_exceed_the_rate_in_any_window(store):
                 time.sleep(0.005)
                 continue
             count = min(taken.free, 3)
-            store.release(taken, consumed=count, drained=False)
+            units = store.release(taken, consumed=count, drained=False)
+            time.sleep(0.003 * (len(grants) % 4))  # building the message takes a varying while
             with lock:
                 grants.append((time.monotonic(), count))
+            store.stamp("email:e", units)
 
     threads = [threading.Thread(target=feeder) for _ in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    # A grant is logged at release, right after `time.monotonic()` is read here: allow that sliver.
+    # A unit is stamped right after `time.monotonic()` is read here: allow that sliver.
     busiest = max(sum(n for t, n in grants if start <= t < start + 0.99) for start, _ in grants)
     assert busiest <= rate
     assert sum(n for _, n in grants) >= 2 * rate  # the budget is used, not just respected
