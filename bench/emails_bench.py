@@ -240,7 +240,9 @@ def _inversions(rows: list[tuple[int, float, float]]) -> dict[str, int]:
     """rows: (priority, due_time, claimed_time). Count claims made while a higher priority was due and unclaimed,
     and how many of those the higher one followed within 10 ms (claims racing each other across threads)."""
     by_due = sorted(rows, key=lambda r: r[1])
-    by_claim = sorted(rows, key=lambda r: r[2])
+    # One claim statement takes several emails at once, in priority order, stamped with one claimed_at: among
+    # equal claim times, the statement's own order (priority) is the claim order.
+    by_claim = sorted(rows, key=lambda r: (r[2], r[0]))
     waiting: list[list[float]] = [[] for _ in range(102)]  # per priority: claim times of due, unclaimed emails
     due_index = 0
     inversions = racing = 0

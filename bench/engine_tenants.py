@@ -111,7 +111,7 @@ def _queue_lengths() -> dict[str, int]:
     from accounts.ratelimit import redis_client
 
     client = redis_client(ENV["REDIS_URL"])
-    lengths = {"lanes": int(client.zcard("sesame:lanes"))}
+    lengths = {"lanes": int(client.zcard("sesame:lanes")), "default": 0, "dispatch": 0}
     for key in client.scan_iter(count=1000):
         name = key.decode()
         if client.type(key) == b"list" and not name.startswith("sesame:"):

@@ -65,18 +65,22 @@ class Channel:
         self, connection_id: uuid.UUID, now: datetime, limit: int, budget: int, capacity: int
     ) -> list[Any]:
         # One statement: lock the candidates in claim order, keep those within the budget, update, return them.
-        # "Due" includes everything due by the statement's own clock, the time it records as claimed_at.
+        # claimed_at is the transaction's start (autocommit: this statement's), which precedes its snapshot, so
+        # everything committed before claimed_at was seen. "Due" includes all that is due by then. Claims of a
+        # connection never overlap (the lane), so a locked row is one a cancel or release is touching: wait for it
+        # rather than skip it, or a higher priority could be passed over.
         sql = f"""
             WITH due AS (
                 SELECT id, cost, priority, send_at FROM {self.table}
-                WHERE connection_id = %s AND status IN {_WAITING_SQL} AND send_at <= GREATEST(%s, statement_timestamp())
-                ORDER BY priority, send_at LIMIT %s FOR UPDATE SKIP LOCKED
+                WHERE connection_id = %s AND status IN {_WAITING_SQL}
+                    AND send_at <= GREATEST(%s, transaction_timestamp())
+                ORDER BY priority, send_at LIMIT %s FOR UPDATE
             ), budgeted AS (
                 SELECT id, sum(LEAST(cost, %s)) OVER (ORDER BY priority, send_at ROWS UNBOUNDED PRECEDING) AS running
                 FROM due
             )
             UPDATE {self.table} AS m
-            SET status = 'sending', claimed_at = statement_timestamp(), attempts = m.attempts + 1
+            SET status = 'sending', claimed_at = transaction_timestamp(), attempts = m.attempts + 1
             FROM budgeted WHERE m.id = budgeted.id AND budgeted.running <= %s
             RETURNING m.*
         """  # noqa: S608 (the table name comes from the model, never from input)
@@ -146,10 +150,17 @@ class Channel:
     # -- beat's work ----------------------------------------------------------------------------------------
 
     def release_due(self, *, now: datetime) -> int:
-        """Scheduled messages whose time has come show as queued (the claim already takes both)."""
-        return self.rows.filter(
-            status=OutboxStatus.SCHEDULED, send_at__lte=now
-        ).update(status=OutboxStatus.QUEUED)
+        """Scheduled messages whose time has come show as queued (the claim already takes both). Rows a claim is
+        locking are skipped, so this never makes a claim wait behind it in a lock cycle."""
+        if db.vendor != "postgresql":
+            return self.rows.filter(status=OutboxStatus.SCHEDULED, send_at__lte=now).update(status=OutboxStatus.QUEUED)
+        with db.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {self.table} SET status = 'queued' WHERE id IN ("  # noqa: S608
+                f"SELECT id FROM {self.table} WHERE status = 'scheduled' AND send_at <= %s FOR UPDATE SKIP LOCKED)",
+                [now],
+            )
+            return cursor.rowcount
 
     def lanes_with_work(self, *, until: datetime) -> list[tuple[uuid.UUID, datetime]]:
         """(connection id, earliest due time) of every connection with a message due by `until`: one index probe

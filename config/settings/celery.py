@@ -65,7 +65,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # sweeper assumes its worker died, the attempt cap, and how long a spent daily quota holds a connection.
 SESAME_ENGINE_SENDERS = env_int("SESAME_ENGINE_SENDERS", 16)
 SESAME_ENGINE_MAX_BATCH = env_int("SESAME_ENGINE_MAX_BATCH", 32)
-SESAME_RATE_GUARD_MS = env_int("SESAME_RATE_GUARD_MS", 5)
+SESAME_RATE_GUARD_MS = env_int("SESAME_RATE_GUARD_MS", 10)
 SESAME_SENDING_STALE_AFTER = env_int("SESAME_SENDING_STALE_AFTER", 300)
 SESAME_MAX_SEND_ATTEMPTS = env_int("SESAME_MAX_SEND_ATTEMPTS", 10)
 SESAME_QUOTA_HOLD_SECONDS = env_int("SESAME_QUOTA_HOLD_SECONDS", 900)
