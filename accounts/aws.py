@@ -5,6 +5,8 @@ five minutes before they expire; clients are cached per connection, service and 
 """
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -87,8 +89,30 @@ def client(connection: AwsConnection, service: str) -> Any:
                 endpoint_url=_endpoint(),
                 config=_CLIENT_CONFIG,
             )
+            cached.meta.events.register("before-send", _request_leaving)
             _clients[key] = cached
         return cached
+
+
+_sending = threading.local()
+
+
+@contextmanager
+def on_request_sent(callback: Callable[[], None]) -> Iterator[None]:
+    """Call `callback` (once) at the moment the HTTP request of the next AWS call made by this thread leaves: the
+    delivery engine's send bucket records that moment, not the earlier one when the message was built."""
+    _sending.callback = callback
+    try:
+        yield
+    finally:
+        _sending.callback = None
+
+
+def _request_leaving(**kwargs: Any) -> None:
+    callback = getattr(_sending, "callback", None)
+    if callback is not None:
+        _sending.callback = None
+        callback()
 
 
 def forget(connection: AwsConnection) -> None:

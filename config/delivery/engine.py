@@ -31,6 +31,7 @@ from django.db import close_old_connections
 from django.db import connection as db
 from django.utils import timezone
 
+from accounts import aws
 from accounts.models import AwsConnection
 from config.delivery.channels import Channel, lane_parts
 from config.delivery.errors import FailureKind, TransportError
@@ -39,7 +40,7 @@ from config.delivery.lanes import Lanes, Taken, lanes, window_for
 logger = logging.getLogger(__name__)
 
 _STATE_TTL = 1.0  # how stale a connection's rate, pause or hold may be in one process
-_MAX_BACKOFF_STEPS = 6  # throttling backs a lane off 0.2, 0.4 ... 6.4 seconds
+_MAX_BACKOFF_STEPS = 6  # throttling backs a lane off 0.05, 0.1 ... 1.6 seconds
 SETTLE_EVERY = 0.005  # seconds a sent message may wait for its `sent` UPDATE
 
 
@@ -257,9 +258,20 @@ class Engine:
             logger.exception("could not build %s message %s", channel.name, message.pk)
             channel.mark_failed(message, f"could not build the message: {type(exc).__name__}: {exc}")
             return False
-        self.lanes.stamp(job.lane, job.units)  # the bucket records the provider call's moment, not the claim's
+        stamped = False
+
+        def stamp() -> None:  # the bucket records the moment the provider is called, not the claim's
+            nonlocal stamped
+            stamped = True
+            self.lanes.stamp(job.lane, job.units)
+
         try:
-            provider_id = channel.deliver(job.connection, message, prepared)
+            with aws.on_request_sent(stamp):
+                try:
+                    provider_id = channel.deliver(job.connection, message, prepared)
+                finally:
+                    if not stamped:  # a transport that made no HTTP call (the simulator): late is the safe side
+                        stamp()
         except TransportError as error:
             self._failed(job, error)
             return False
@@ -288,5 +300,5 @@ class Engine:
             channel.requeue(message)
             steps = min(self._throttles.get(job.lane, 0) + 1, _MAX_BACKOFF_STEPS)
             self._throttles[job.lane] = steps
-            self.lanes.hold(job.lane, int(100 * 2**steps))
+            self.lanes.hold(job.lane, int(25 * 2**steps))
             logger.warning("%s %s on %s; backing off: %s", channel.name, error.kind.value, job.lane, error.reason)

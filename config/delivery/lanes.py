@@ -35,6 +35,10 @@ from accounts.ratelimit import redis_client
 LEASE_MS = 10_000  # a feeder that died holding a lane gives it up after this long
 PENDING_MS = 30_000  # a reservation no sender stamped (its process died) stops counting after this long
 _DOORBELL_MAX = 64
+_REDIS_TIMER_SLACK = 0.11
+# A full bucket wakes its lane once 1/200 of its capacity is free again (5 ms of sending), not for each unit: one
+# claim then takes a few messages, so a fast connection needs fewer claims per second.
+_BATCH_SHARE = 200
 
 
 def window_for(rate: float) -> tuple[int, int]:
@@ -95,9 +99,10 @@ local function bucket(lane, now)
   local log = 'sesame:send:' .. lane
   redis.call('ZREMRANGEBYSCORE', log, '-inf', now - win)
   local used = redis.call('ZCARD', log)
-  if used < cap then return cap - used, now end
-  local oldest = redis.call('ZRANGE', log, used - cap, used - cap, 'WITHSCORES')
-  return 0, tonumber(oldest[2]) + win
+  local need = math.max(1, math.floor(cap / BATCH_SHARE))
+  if used + need <= cap then return cap - used, now end
+  local freeing = redis.call('ZRANGE', log, used + need - cap - 1, used + need - cap - 1, 'WITHSCORES')
+  return 0, tonumber(freeing[2]) + win
 end
 local function clock()
   local t = redis.call('TIME')
@@ -113,7 +118,7 @@ local function ring()
   redis.call('LPUSH', 'sesame:doorbell', '1')
   redis.call('LTRIM', 'sesame:doorbell', 0, DOORBELL_LAST)
 end
-""".replace("DOORBELL_LAST", str(_DOORBELL_MAX - 1))
+""".replace("DOORBELL_LAST", str(_DOORBELL_MAX - 1)).replace("BATCH_SHARE", str(_BATCH_SHARE))
 
 _TAKE = _BUCKET_LUA + """
 local now = clock()
@@ -167,7 +172,7 @@ local _, at = bucket(lane, now)
 local hold = hold_of(lane)
 if hold > at then at = hold end
 redis.call('ZADD', 'sesame:lanes', at, lane)
-if at <= now then ring() end
+ring()  -- idle feeders learn the lane's next turn (they saw only the lease while it was taken)
 return seq
 """.replace("PENDING", str(PENDING_MS))
 
@@ -261,8 +266,14 @@ class RedisLanes:
         self._hold(args=[lane, max(1, millis)])
 
     def wait_for_work(self, seconds: float) -> None:
-        # BLPOP's timeout is in seconds (fractions allowed); 0 would mean "for ever".
-        self._client.blpop(["sesame:doorbell"], timeout=max(0.01, min(seconds, 1.0)))
+        # Redis checks blocked clients' timeouts on its own cron (10 times a second by default), so a short BLPOP
+        # can oversleep by up to 100 ms: block on the doorbell only for the part of the wait that allows that, and
+        # sleep the rest here.
+        seconds = min(seconds, 1.0)
+        if seconds > _REDIS_TIMER_SLACK:
+            self._client.blpop(["sesame:doorbell"], timeout=seconds - _REDIS_TIMER_SLACK)
+        else:
+            time.sleep(seconds)
 
     def idle(self) -> bool:
         return int(self._client.zcard("sesame:lanes")) == 0
@@ -292,9 +303,10 @@ class LocalLanes:
         capacity, window = spec
         log = {unit: at for unit, at in self._logs.get(lane, {}).items() if at > now - window}
         self._logs[lane] = log
-        if len(log) < capacity:
+        need = max(1, capacity // _BATCH_SHARE)
+        if len(log) + need <= capacity:
             return capacity - len(log), now
-        return 0, sorted(log.values())[len(log) - capacity] + window
+        return 0, sorted(log.values())[len(log) + need - capacity - 1] + window
 
     def take(self) -> Taken:
         with self._lock:
