@@ -2,7 +2,6 @@
 
 import io
 import json
-import time
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from config.onboarding import SIMULATOR_ROLE_ARN
 from emails.models import Email, Identity, SimulatedMessage
 from tests.accounts.factories import default_plan
 from tests.emails.factories import email_body
+from tests.waiting import wait_for
 
 SENT_OR_DELIVERED = {Email.Status.SENT, Email.Status.DELIVERED}
 
@@ -45,15 +45,6 @@ def _admin_form(admin_client: Any, url: str, **fields: Any) -> dict[str, Any]:
         management = inline.formset.management_form
         data.update({management.add_prefix(name): value for name, value in management.initial.items()})
     return data
-
-
-def _wait_for(condition: Any, timeout: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return False
 
 
 @pytest.mark.django_db
@@ -141,7 +132,7 @@ def test_readme_path_create_account_add_identity_and_send(simulator, api, celery
     def email_status() -> str:
         return Email.objects.get(pk=email_id).status
 
-    assert _wait_for(lambda: email_status() in SENT_OR_DELIVERED, timeout=20), email_status()
+    assert wait_for(lambda: email_status() in SENT_OR_DELIVERED, timeout=20), email_status()
     assert client.get(f"/v1/emails/{email_id}").json()["status"] in SENT_OR_DELIVERED
     sent = SimulatedMessage.objects.get(email_id=email_id)
     assert str(sent.connection.account_id) == printed["account_id"]
@@ -165,7 +156,7 @@ def test_two_new_accounts_send_through_their_own_connections(simulator, api, cel
     assert beta.get(f"/v1/emails/{acme_email}").status_code == 404
     assert acme.get(f"/v1/emails/{beta_email}").status_code == 404
 
-    assert _wait_for(
+    assert wait_for(
         lambda: (
             SimulatedMessage.objects.filter(email_id__in=[acme_email, beta_email]).count() == 2
             and set(Email.objects.filter(pk__in=[acme_email, beta_email]).values_list("status", flat=True))

@@ -5,7 +5,6 @@ import signal
 import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db.models import Count
@@ -14,36 +13,23 @@ from django.utils import timezone
 from accounts.ratelimit import redis_client
 from emails.models import Email, SimulatedMessage
 from tests.emails.factories import email_body, sending_connection
+from tests.waiting import beat_ticking, wait_for
 
 pytestmark = [pytest.mark.workers, pytest.mark.django_db(transaction=True)]
-
-
-def _wait_for(condition, timeout: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return False
-
-
-def _beat_ticking(tmp_path: Path) -> bool:
-    log = tmp_path / "beat.log"
-    return log.exists() and "Sending due task delivery.tick" in log.read_text()
 
 
 def test_email_scheduled_two_seconds_ahead_is_sent_within_a_second_and_cancelled_never(
     api, account, celery_worker, celery_beat, tmp_path
 ):
     connection = sending_connection(account)
-    assert _wait_for(lambda: _beat_ticking(tmp_path), timeout=20), "beat never ticked"
+    assert wait_for(lambda: beat_ticking(tmp_path), timeout=20), "beat never ticked"
     client = api(account)
     when = timezone.now() + timedelta(seconds=2)
     kept = client.post("/v1/emails", email_body(schedule_send_at=when.isoformat()), format="json").json()
     dropped = client.post("/v1/emails", email_body(schedule_send_at=when.isoformat()), format="json").json()
     assert client.post(f"/v1/emails/{dropped['id']}/cancel").status_code == 200
 
-    assert _wait_for(lambda: Email.objects.get(pk=kept["id"]).sent_at is not None, timeout=10)
+    assert wait_for(lambda: Email.objects.get(pk=kept["id"]).sent_at is not None, timeout=10)
     email = Email.objects.get(pk=kept["id"])
     assert email.sent_at is not None and email.scheduled_for is not None
     lateness = (email.sent_at - email.scheduled_for).total_seconds()
@@ -87,7 +73,7 @@ def test_killed_worker_and_flushed_redis_still_send_every_email_exactly_once(
         assert client.post("/v1/emails/batch", {"emails": items}, format="json").json()["accepted"] == 500
 
     first = start_worker(SESAME_SENDING_STALE_AFTER="2")
-    assert _wait_for(lambda: Email.objects.filter(sent_at__isnull=False).count() >= 200, timeout=30)
+    assert wait_for(lambda: Email.objects.filter(sent_at__isnull=False).count() >= 200, timeout=30)
     _kill_outside_the_window(first)
     in_flight = Email.objects.filter(status=Email.Status.SENDING).count()
     redis_client(settings.REDIS_URL).flushdb()
@@ -95,7 +81,7 @@ def test_killed_worker_and_flushed_redis_still_send_every_email_exactly_once(
 
     # Beat runs the sweeper every second in tests; this worker treats 2-second-old claims as abandoned.
     start_worker(SESAME_SENDING_STALE_AFTER="2")
-    assert _wait_for(lambda: Email.objects.filter(sent_at__isnull=False).count() == 1000, timeout=60), Counter(
+    assert wait_for(lambda: Email.objects.filter(sent_at__isnull=False).count() == 1000, timeout=60), Counter(
         Email.objects.values_list("status", flat=True)
     )
     # Sent, and then delivered as the simulator's events arrive; never failed, never left waiting.
@@ -115,7 +101,7 @@ def test_simulator_bounce_ends_bounced_and_suppresses_so_the_next_email_is_suppr
     sending_connection(account)
     client = api(account)
     first = client.post("/v1/emails", email_body(to="bounce@simulator.amazonses.com"), format="json").json()
-    assert _wait_for(lambda: Email.objects.get(pk=first["id"]).status == Email.Status.BOUNCED, timeout=20), (
+    assert wait_for(lambda: Email.objects.get(pk=first["id"]).status == Email.Status.BOUNCED, timeout=20), (
         Email.objects.get(pk=first["id"]).status
     )
     suppression = Suppression.objects.get(account=account, address="bounce@simulator.amazonses.com")

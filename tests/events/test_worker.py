@@ -1,7 +1,6 @@
 """The real path: the webhook commits the notification, a Celery worker process does the rest."""
 
 import json
-import time
 
 import pytest
 from django.test import Client
@@ -10,15 +9,7 @@ from emails.models import Suppression
 from events.models import SnsNotification
 from tests.events import signing
 from tests.events.conftest import TOPIC_ARN, fixture_payload, provisioned, sent_email
-
-
-def _wait_for(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
+from tests.waiting import wait_for
 
 
 @pytest.mark.django_db(transaction=True)
@@ -35,7 +26,7 @@ def test_webhook_then_worker_updates_email_and_suppresses(account, celery_worker
         HTTP_X_AMZ_SNS_MESSAGE_TYPE="Notification",
     )
     assert response.status_code == 200
-    assert _wait_for(lambda: SnsNotification.objects.filter(processed_at__isnull=False).exists())
+    assert wait_for(lambda: SnsNotification.objects.filter(processed_at__isnull=False).exists())
     email.refresh_from_db()
     assert email.status == "bounced" and email.recipient_outcomes == {"recipient@example.com": "bounced"}
     assert Suppression.objects.filter(account=account, address="recipient@example.com").exists()
@@ -45,5 +36,5 @@ def test_webhook_then_worker_updates_email_and_suppresses(account, celery_worker
     for _ in range(40):
         burst = signing.notification(TOPIC_ARN, delivery)
         client.post(url, data=json.dumps(burst), content_type="text/plain", HTTP_X_AMZ_SNS_MESSAGE_TYPE="Notification")
-    assert _wait_for(lambda: not SnsNotification.objects.filter(processed_at__isnull=True).exists())
+    assert wait_for(lambda: not SnsNotification.objects.filter(processed_at__isnull=True).exists())
     assert SnsNotification.objects.count() == 41
