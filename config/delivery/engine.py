@@ -40,7 +40,7 @@ from config.delivery.lanes import Lanes, Taken, lanes, window_for
 logger = logging.getLogger(__name__)
 
 _STATE_TTL = 1.0  # how stale a connection's rate, pause or hold may be in one process
-_MAX_BACKOFF_STEPS = 6  # throttling backs a lane off 0.05, 0.1 ... 1.6 seconds
+_MAX_BACKOFF_STEPS = 9  # throttling backs a lane off 0.01, 0.02 ... 2.56 seconds
 SETTLE_EVERY = 0.005  # seconds a sent message may wait for its `sent` UPDATE
 
 
@@ -51,6 +51,7 @@ class Job:
     connection: AwsConnection
     message: Any
     units: list[str]  # the send-bucket units reserved for it, stamped right before the provider call
+    not_before: float  # time.monotonic() when its units have room (see LOOKAHEAD_MS)
 
 
 class ConnectionCache:
@@ -187,11 +188,13 @@ class Engine:
             self.lanes.release(taken, consumed=0, drained=False)
             raise
         costs = [min(message.cost, capacity) for message in messages]
-        units = self.lanes.release(taken, consumed=sum(costs), drained=not messages)
+        reserved = self.lanes.release(taken, consumed=sum(costs), drained=not messages)
+        not_before = time.monotonic() + reserved.wait_ms / 1000
+        units = reserved.units
         with self._slots:
             self._in_flight += len(messages)
         for message, cost in zip(messages, costs, strict=True):
-            self._jobs.put(Job(taken.lane, channel, connection, message, units[:cost]))
+            self._jobs.put(Job(taken.lane, channel, connection, message, units[:cost], not_before))
             units = units[cost:]
 
     # -- the senders ----------------------------------------------------------------------------------------
@@ -258,6 +261,9 @@ class Engine:
             logger.exception("could not build %s message %s", channel.name, message.pk)
             channel.mark_failed(message, f"could not build the message: {type(exc).__name__}: {exc}")
             return False
+        early = job.not_before - time.monotonic()
+        if early > 0:
+            time.sleep(early)
         stamped = False
 
         def stamp() -> None:  # the bucket records the moment the provider is called, not the claim's
@@ -300,5 +306,5 @@ class Engine:
             channel.requeue(message)
             steps = min(self._throttles.get(job.lane, 0) + 1, _MAX_BACKOFF_STEPS)
             self._throttles[job.lane] = steps
-            self.lanes.hold(job.lane, int(25 * 2**steps))
+            self.lanes.hold(job.lane, int(5 * 2**steps))
             logger.warning("%s %s on %s; backing off: %s", channel.name, error.kind.value, job.lane, error.reason)

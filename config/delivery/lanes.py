@@ -11,8 +11,9 @@ a tenant's backlog never holds another tenant back, and an idle connection has n
 The send bucket is a log of grants (one member per rate unit) over a sliding window. The lease holder reserves
 units for what it claims (so "how much room is there" and "take it" cannot race); each reservation is scored in
 the future, so it counts against the window until it is used. A sender stamps its units with the current time
-right before it calls the provider: the log then holds the moments the provider was called, and no window of a
-second ever holds more than the capacity, however long messages waited to be built. A reservation whose sender
+as its request leaves: the log then holds the moments the provider was called, and no window of a second ever
+holds more than the capacity, however long messages waited to be built. Room that frees within LOOKAHEAD_MS is
+reserved already, with the moment it frees, which the sender waits for. A reservation whose sender
 died is released after PENDING_MS. Capacity per window: rates of 1/s and more grant floor(rate) per second
 (the window is SESAME_RATE_GUARD_MS longer than a second, for the time from stamp to provider); lower rates grant
 one unit per 1/rate seconds.
@@ -34,6 +35,10 @@ from accounts.ratelimit import redis_client
 
 LEASE_MS = 10_000  # a feeder that died holding a lane gives it up after this long
 PENDING_MS = 30_000  # a reservation no sender stamped (its process died) stops counting after this long
+# Room that frees up within this many ms is handed out already, with the moment it frees: the sender waits for
+# that moment (usually it has passed by the time the message is built), so no room goes unused while the next
+# message is claimed and built.
+LOOKAHEAD_MS = 20
 _DOORBELL_MAX = 64
 _REDIS_TIMER_SLACK = 0.11
 # A full bucket wakes its lane once 1/200 of its capacity is free again (5 ms of sending), not for each unit: one
@@ -58,12 +63,18 @@ class Taken:
     wait_ms: int  # when nothing is due: ms until the next lane is (-1: no lanes at all)
 
 
+@dataclass(frozen=True)
+class Reserved:
+    units: list[str]  # to be stamped when the provider is called
+    wait_ms: int  # the provider must not be called before this many ms from now
+
+
 class Lanes(Protocol):
     def take(self) -> Taken: ...
 
-    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> list[str]:
-        """Reserve `consumed` units (returned, to be stamped), then reschedule the lane for when its bucket has
-        room, or remove it (`remove`, or `drained` with no new work announced since it was taken)."""
+    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> Reserved:
+        """Reserve `consumed` units, then reschedule the lane for when its bucket has room, or remove it (`remove`,
+        or `drained` with no new work announced since it was taken)."""
         ...
 
     def stamp(self, lane: str, units: list[str]) -> None:
@@ -98,11 +109,13 @@ local function bucket(lane, now)
   cap = tonumber(cap); win = tonumber(win)
   local log = 'sesame:send:' .. lane
   redis.call('ZREMRANGEBYSCORE', log, '-inf', now - win)
-  local used = redis.call('ZCARD', log)
+  local total = redis.call('ZCARD', log)
+  -- Room that frees within LOOKAHEAD ms is handed out already; its senders wait for the exact moment (release).
+  local used = redis.call('ZCOUNT', log, '(' .. (now + LOOKAHEAD - win), '+inf')
   local need = math.max(1, math.floor(cap / BATCH_SHARE))
   if used + need <= cap then return cap - used, now end
-  local freeing = redis.call('ZRANGE', log, used + need - cap - 1, used + need - cap - 1, 'WITHSCORES')
-  return 0, tonumber(freeing[2]) + win
+  local freeing = redis.call('ZRANGE', log, total + need - cap - 1, total + need - cap - 1, 'WITHSCORES')
+  return 0, tonumber(freeing[2]) + win - LOOKAHEAD
 end
 local function clock()
   local t = redis.call('TIME')
@@ -118,7 +131,9 @@ local function ring()
   redis.call('LPUSH', 'sesame:doorbell', '1')
   redis.call('LTRIM', 'sesame:doorbell', 0, DOORBELL_LAST)
 end
-""".replace("DOORBELL_LAST", str(_DOORBELL_MAX - 1)).replace("BATCH_SHARE", str(_BATCH_SHARE))
+""".replace("DOORBELL_LAST", str(_DOORBELL_MAX - 1)).replace("BATCH_SHARE", str(_BATCH_SHARE)).replace(
+    "LOOKAHEAD", str(LOOKAHEAD_MS)
+)
 
 _TAKE = _BUCKET_LUA + """
 local now = clock()
@@ -151,29 +166,41 @@ _RELEASE = _BUCKET_LUA + """
 local lane, token, consumed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local drained, remove = ARGV[4] == '1', ARGV[5] == '1'
 local now = clock()
-local seq = 0
+local seq, ready = 0, now
 if consumed > 0 then
   local log = 'sesame:send:' .. lane
+  local spec = redis.call('HGET', 'sesame:lane-rates', lane)
+  if spec then
+    -- The moment the last of these units has room: when the entries it replaces leave the window.
+    local cap, win = string.match(spec, '(%d+):(%d+)')
+    cap = tonumber(cap); win = tonumber(win)
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', now - win)
+    local over = redis.call('ZCARD', log) + consumed - cap
+    if over > 0 then
+      ready = tonumber(redis.call('ZRANGE', log, over - 1, over - 1, 'WITHSCORES')[2]) + win
+    end
+  end
   seq = redis.call('INCRBY', 'sesame:send-seq', consumed)
   for i = 1, consumed do
     redis.call('ZADD', log, now + PENDING, seq - i)
   end
   redis.call('PEXPIRE', log, PENDING + 60000)
 end
+local answer = {seq, math.max(0, ready - now)}
 local score = redis.call('ZSCORE', 'sesame:lanes', lane)
-if not score or tonumber(score) ~= token then return seq end
+if not score or tonumber(score) ~= token then return answer end
 redis.call('HDEL', 'sesame:lane-leases', lane)
 local dirty = redis.call('DEL', 'sesame:lane-dirty:' .. lane)
 if remove or (drained and dirty == 0) then
   redis.call('ZREM', 'sesame:lanes', lane)
-  return seq
+  return answer
 end
 local _, at = bucket(lane, now)
 local hold = hold_of(lane)
 if hold > at then at = hold end
 redis.call('ZADD', 'sesame:lanes', at, lane)
 ring()  -- idle feeders learn the lane's next turn (they saw only the lease while it was taken)
-return seq
+return answer
 """.replace("PENDING", str(PENDING_MS))
 
 _STAMP = _BUCKET_LUA + """
@@ -243,9 +270,9 @@ class RedisLanes:
             wait_ms=int(wait),
         )
 
-    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> list[str]:
-        seq = int(self._release(args=[taken.lane, taken.token, consumed, int(drained), int(remove)]))
-        return [str(seq - i) for i in range(1, consumed + 1)]
+    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> Reserved:
+        seq, wait = self._release(args=[taken.lane, taken.token, consumed, int(drained), int(remove)])
+        return Reserved([str(int(seq) - i) for i in range(1, consumed + 1)], int(wait))
 
     def stamp(self, lane: str, units: list[str]) -> None:
         if units:
@@ -303,10 +330,12 @@ class LocalLanes:
         capacity, window = spec
         log = {unit: at for unit, at in self._logs.get(lane, {}).items() if at > now - window}
         self._logs[lane] = log
+        stamps = sorted(log.values())
+        used = sum(1 for at in stamps if at > now + LOOKAHEAD_MS - window)
         need = max(1, capacity // _BATCH_SHARE)
-        if len(log) + need <= capacity:
-            return capacity - len(log), now
-        return 0, sorted(log.values())[len(log) + need - capacity - 1] + window
+        if used + need <= capacity:
+            return capacity - used, now
+        return 0, stamps[len(stamps) + need - capacity - 1] + window - LOOKAHEAD_MS
 
     def take(self) -> Taken:
         with self._lock:
@@ -326,24 +355,35 @@ class LocalLanes:
             wait = min(self._scores.values(), default=-1)
             return Taken("", 0, 0, now, -1 if wait < 0 else max(0, wait - now))
 
-    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> list[str]:
+    def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> Reserved:
         with self._lock:
             now = self._now()
-            units = [str(self._seq + i) for i in range(1, consumed + 1)]
-            self._seq += consumed
-            self._logs.setdefault(taken.lane, {}).update(dict.fromkeys(units, now + PENDING_MS))
+            ready = now
+            spec = self._rates.get(taken.lane)
+            if consumed and spec:
+                stamps = sorted(at for at in self._logs.get(taken.lane, {}).values() if at > now - spec[1])
+                over = len(stamps) + consumed - spec[0]
+                if over > 0:
+                    ready = stamps[over - 1] + spec[1]
+            reserved = Reserved(self._reserve(taken.lane, consumed, now), max(0, ready - now))
             if self._scores.get(taken.lane) != taken.token:
-                return units
+                return reserved
             self._leased.discard(taken.lane)
             dirty = taken.lane in self._dirty
             self._dirty.discard(taken.lane)
             if remove or (drained and not dirty):
                 del self._scores[taken.lane]
-                return units
+                return reserved
             _, at = self._bucket(taken.lane, now)
             self._scores[taken.lane] = max(at, self._holds.get(taken.lane, 0))
             self._lock.notify_all()
-            return units
+            return reserved
+
+    def _reserve(self, lane: str, count: int, now: int) -> list[str]:
+        units = [str(self._seq + i) for i in range(1, count + 1)]
+        self._seq += count
+        self._logs.setdefault(lane, {}).update(dict.fromkeys(units, now + PENDING_MS))
+        return units
 
     def stamp(self, lane: str, units: list[str]) -> None:
         with self._lock:
