@@ -68,12 +68,17 @@ class Channel:
         # claimed_at is the transaction's start (autocommit: this statement's), which precedes its snapshot, so
         # everything committed before claimed_at was seen. "Due" includes all that is due by then. Claims of a
         # connection never overlap (the lane), so a locked row is one a cancel or release is touching: wait for it
-        # rather than skip it, or a higher priority could be passed over.
+        # rather than skip it, or a higher priority could be passed over. A suspended account or a deactivated
+        # connection claims nothing from the moment that change commits: its messages wait, held, not dropped.
         sql = f"""
             WITH due AS (
                 SELECT id, cost, priority, send_at FROM {self.table}
                 WHERE connection_id = %s AND status IN {_WAITING_SQL}
                     AND send_at <= GREATEST(%s, transaction_timestamp())
+                    AND EXISTS (
+                        SELECT 1 FROM accounts_awsconnection c JOIN accounts_account a ON a.id = c.account_id
+                        WHERE c.id = %s AND c.is_active AND a.status = 'active'
+                    )
                 ORDER BY priority, send_at LIMIT %s FOR UPDATE
             ), budgeted AS (
                 SELECT id, sum(LEAST(cost, %s)) OVER (ORDER BY priority, send_at ROWS UNBOUNDED PRECEDING) AS running
@@ -85,7 +90,8 @@ class Channel:
             RETURNING m.*
         """  # noqa: S608 (the table name comes from the model, never from input)
         # raw() maps the returned columns by name and applies field converters (JSON, UUID).
-        return list(self.model._default_manager.raw(sql, [connection_id, now, limit, capacity, budget]))
+        params = [connection_id, now, connection_id, limit, capacity, budget]
+        return list(self.model._default_manager.raw(sql, params))
 
     def _claim_portable(
         self, connection_id: uuid.UUID, now: datetime, limit: int, budget: int, capacity: int
@@ -94,7 +100,11 @@ class Channel:
         with transaction.atomic():
             candidates = list(
                 self.rows.filter(
-                    connection_id=connection_id, status__in=OutboxStatus.WAITING, send_at__lte=now
+                    connection_id=connection_id,
+                    status__in=OutboxStatus.WAITING,
+                    send_at__lte=now,
+                    connection__is_active=True,
+                    connection__account__status="active",
                 ).order_by("priority", "send_at")[:limit]
             )
             chosen, running = [], 0

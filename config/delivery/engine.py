@@ -64,7 +64,7 @@ class ConnectionCache:
         entry = self._entries.get(pk)
         if entry is not None and entry[1] > time.monotonic():
             return entry[0]
-        found = AwsConnection.objects.filter(pk=pk, is_active=True).first()
+        found = AwsConnection.objects.select_related("account").filter(pk=pk, is_active=True).first()
         self._entries[pk] = (found, time.monotonic() + _STATE_TTL)
         return found
 
@@ -161,7 +161,8 @@ class Engine:
         parts = lane_parts(taken.lane)
         connection = self._connections.get(parts[1]) if parts else None
         now = datetime.fromtimestamp(taken.now_ms / 1000, tz=UTC)
-        if parts is None or connection is None:
+        if parts is None or connection is None or not connection.account.is_active:
+            # Gone, deactivated or suspended: the messages wait; the tick brings the lane back on reactivation.
             self.lanes.release(taken, consumed=0, drained=True, remove=True)
             return
         channel = parts[0]

@@ -27,7 +27,8 @@ def delivery_announce(*, channel: str, connection_ids: Iterable[uuid.UUID]) -> N
 
 def delivery_tick(*, now: datetime) -> int:
     """Once a second (beat): show due scheduled messages as queued, end quota holds that have passed, and make
-    sure every connection with work due soon has a lane (so an emptied Redis loses nothing). Costs one index
+    sure every sendable connection (active, of an active account) with work due soon has a lane (so an emptied
+    Redis loses nothing, and a reactivated account's held messages go out). Costs one index
     probe per connection that has waiting messages; idle connections cost nothing."""
     AwsConnection.objects.filter(sending_held_until__lte=now).update(sending_held_until=None)
     wanted: dict[str, int] = {}
@@ -36,7 +37,7 @@ def delivery_tick(*, now: datetime) -> int:
         due = dict(channel.lanes_with_work(until=now + LOOKAHEAD))
         if not due:
             continue
-        for connection in AwsConnection.objects.filter(pk__in=due, is_active=True):
+        for connection in AwsConnection.objects.filter(pk__in=due, is_active=True, account__status="active"):
             if channel.lane_state(connection).can_send(now):
                 wanted[lane_key(channel.name, connection.pk)] = int(due[connection.pk].timestamp() * 1000)
     lanes().kick(wanted)

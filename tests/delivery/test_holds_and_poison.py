@@ -1,0 +1,87 @@
+"""What the engine does with messages it must not or cannot send: a suspended account's are held and go out on
+reactivation; a message that can never be built fails once; one whose worker keeps dying is given up on."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
+
+from accounts import services as account_services
+from accounts.models import Account
+from config.delivery.engine import Engine
+from config.delivery.lanes import lanes
+from config.delivery.services import delivery_sweep, delivery_tick
+from emails.models import Email, EmailEvent, SimulatedMessage
+from emails.services import email_accept
+from tests.emails.factories import email_body, sending_connection
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _simulator(settings):
+    settings.SESAME_AWS_MODE = "simulator"
+
+
+def test_a_suspended_account_sends_nothing_and_its_emails_go_out_on_reactivation(account):
+    connection = sending_connection(account, max_send_rate=100)
+    when = timezone.now() + timedelta(seconds=1)
+    scheduled = email_accept(account=account, data=email_body(schedule_send_at=when.isoformat()))
+    account_services.account_set_status(account=account, status=Account.Status.SUSPENDED)
+    queued = email_accept(account=account, data=email_body(subject="Queued after suspension"))
+
+    time.sleep(1.2)  # the scheduled one falls due
+    delivery_tick(now=timezone.now())
+    lanes().kick({f"email:{connection.pk}": 0})  # even a stray wake-up finds nothing to send
+    Engine().drain(timeout=3)
+    assert set(Email.objects.filter(pk__in=[scheduled.pk, queued.pk]).values_list("status", flat=True)) <= {
+        "scheduled",
+        "queued",
+    }
+    assert not SimulatedMessage.objects.exists()
+
+    account_services.account_set_status(account=account, status=Account.Status.ACTIVE)
+    delivery_tick(now=timezone.now())  # beat's next tick brings the lane back
+    Engine().drain(timeout=10)
+    assert set(Email.objects.filter(pk__in=[scheduled.pk, queued.pk]).values_list("status", flat=True)) == {"sent"}
+    assert SimulatedMessage.objects.count() == 2
+
+
+def test_an_email_that_cannot_be_built_fails_once_with_the_reason_and_the_rest_still_go(account):
+    sending_connection(account, max_send_rate=100)
+    poison = email_accept(account=account, data=email_body(subject="Poison"))
+    # Stored data the MIME builder cannot use (as if written by an older version or by hand).
+    Email.objects.filter(pk=poison.pk).update(
+        attachments=[{"filename": "a.txt", "content_type": "text/plain", "content_base64": "%%% not base64 %%%"}]
+    )
+    good = email_accept(account=account, data=email_body(subject="Fine"))
+    Engine().drain(timeout=10)
+
+    poison.refresh_from_db()
+    assert poison.status == Email.Status.FAILED
+    assert poison.attempts == 1
+    assert poison.failure_reason.startswith("could not build the message")
+    failed = EmailEvent.objects.get(email=poison, event_type="failed")
+    assert failed.detail == poison.failure_reason
+    assert Email.objects.get(pk=good.pk).status == Email.Status.SENT
+
+
+def test_the_sweeper_requeues_an_abandoned_email_and_gives_up_once_its_attempts_are_spent(account):
+    sending_connection(account)
+    retry = email_accept(account=account, data=email_body(subject="Retry"))
+    spent = email_accept(account=account, data=email_body(subject="Spent"))
+    long_ago = timezone.now() - timedelta(seconds=django_settings.SESAME_SENDING_STALE_AFTER + 5)
+    Email.objects.filter(pk=retry.pk).update(status="sending", claimed_at=long_ago, attempts=1)
+    cap = django_settings.SESAME_MAX_SEND_ATTEMPTS
+    Email.objects.filter(pk=spent.pk).update(status="sending", claimed_at=long_ago, attempts=cap)
+
+    assert delivery_sweep(now=timezone.now()) == 2
+    retry.refresh_from_db()
+    spent.refresh_from_db()
+    assert retry.status == Email.Status.QUEUED
+    assert EmailEvent.objects.filter(email=retry, event_type="requeued").exists()
+    assert spent.status == Email.Status.FAILED
+    assert spent.failure_reason == f"gave up after {cap} attempts: the worker sending it stopped each time"
+    assert EmailEvent.objects.filter(email=spent, event_type="failed").exists()
