@@ -72,6 +72,13 @@ def _run(report: ProvisionReport, name: str, action: Callable[[], tuple[str, str
 def connection_provision(*, connection: AwsConnection) -> ProvisionReport:
     report = ProvisionReport(connection)
     config_set = connection.configuration_set
+    if settings.SESAME_AWS_MODE == "simulator":
+        # The simulator calls no AWS: it plays SES's events straight into ingestion, so there is nothing to build.
+        report.steps.append(
+            Step("Simulator", "ok", "the local simulator delivers SES events directly; nothing to create in AWS")
+        )
+        _record(connection, configuration_set_name=config_set, provisioned_at=timezone.now())
+        return report
     config_ok = _run(report, "Configuration set", lambda: _configuration_set(connection, config_set))
     if config_ok:
         _run(report, "Reputation metrics", lambda: _reputation_metrics(connection, config_set))
@@ -90,10 +97,14 @@ def connection_provision(*, connection: AwsConnection) -> ProvisionReport:
     changes: dict[str, Any] = {"configuration_set_name": config_set}
     if report.ok:
         changes["provisioned_at"] = timezone.now()
+    _record(connection, **changes)
+    return report
+
+
+def _record(connection: AwsConnection, **changes: Any) -> None:
     AwsConnection.objects.filter(pk=connection.pk).update(**changes)
     for name, value in changes.items():
         setattr(connection, name, value)
-    return report
 
 
 def _configuration_set(connection: AwsConnection, name: str) -> tuple[str, str]:
