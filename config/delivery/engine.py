@@ -258,8 +258,9 @@ class Engine:
         channel, message = job.channel, job.message
         try:
             prepared = channel.prepare(job.connection, message)
-        except Exception as exc:  # this message can never be built: fail it, never retry it
+        except Exception as exc:  # this message can never be built: fail it, never retry it, give its room back
             logger.exception("could not build %s message %s", channel.name, message.pk)
+            self.lanes.unreserve(job.lane, job.units)
             channel.mark_failed(message, f"could not build the message: {type(exc).__name__}: {exc}")
             return False
         early = job.not_before - time.monotonic()

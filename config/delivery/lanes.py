@@ -81,6 +81,10 @@ class Lanes(Protocol):
         """The provider is being called now for these reserved units."""
         ...
 
+    def unreserve(self, lane: str, units: list[str]) -> None:
+        """These reserved units will not be used (the message failed before any call): give the room back."""
+        ...
+
     def set_rate(self, lane: str, rate: float) -> None: ...
 
     def free(self, lane: str) -> int: ...
@@ -204,11 +208,15 @@ return answer
 """.replace("PENDING", str(PENDING_MS))
 
 _STAMP = _BUCKET_LUA + """
-local lane = ARGV[1]
+local lane, forget = ARGV[1], ARGV[2] == '1'
 local now = clock()
 local log = 'sesame:send:' .. lane
-for i = 2, #ARGV do
-  redis.call('ZADD', log, 'XX', now, ARGV[i])
+for i = 3, #ARGV do
+  if forget then
+    redis.call('ZREM', log, ARGV[i])
+  else
+    redis.call('ZADD', log, 'XX', now, ARGV[i])
+  end
 end
 -- The lane may have been parked until a reservation expired: bring it forward (never while a feeder holds it).
 if not leased(lane) and redis.call('ZSCORE', 'sesame:lanes', lane) then
@@ -276,7 +284,11 @@ class RedisLanes:
 
     def stamp(self, lane: str, units: list[str]) -> None:
         if units:
-            self._stamp(args=[lane, *units])
+            self._stamp(args=[lane, 0, *units])
+
+    def unreserve(self, lane: str, units: list[str]) -> None:
+        if units:
+            self._stamp(args=[lane, 1, *units])
 
     def set_rate(self, lane: str, rate: float) -> None:
         capacity, window = window_for(rate)
@@ -385,12 +397,14 @@ class LocalLanes:
         self._logs.setdefault(lane, {}).update(dict.fromkeys(units, now + PENDING_MS))
         return units
 
-    def stamp(self, lane: str, units: list[str]) -> None:
+    def stamp(self, lane: str, units: list[str], *, forget: bool = False) -> None:
         with self._lock:
             now = self._now()
             log = self._logs.setdefault(lane, {})
             for unit in units:
-                if unit in log:
+                if forget:
+                    log.pop(unit, None)
+                elif unit in log:
                     log[unit] = now
             if lane not in self._leased and lane in self._scores:
                 _, at = self._bucket(lane, now)
@@ -418,6 +432,9 @@ class LocalLanes:
             until = self._now() + millis
             self._holds[lane] = max(until, self._holds.get(lane, 0))
             self._scores[lane] = max(until, self._scores.get(lane, 0))
+
+    def unreserve(self, lane: str, units: list[str]) -> None:
+        self.stamp(lane, units, forget=True)
 
     def wait_for_work(self, seconds: float) -> None:
         with self._lock:

@@ -85,3 +85,17 @@ def test_the_sweeper_requeues_an_abandoned_email_and_gives_up_once_its_attempts_
     assert spent.status == Email.Status.FAILED
     assert spent.failure_reason == f"gave up after {cap} attempts: the worker sending it stopped each time"
     assert EmailEvent.objects.filter(email=spent, event_type="failed").exists()
+
+
+def test_a_failed_build_gives_its_rate_unit_back_so_a_slow_connection_does_not_stall(account):
+    sending_connection(account, max_send_rate=1)
+    poison = email_accept(account=account, data=email_body(subject="Poison", priority=1))
+    Email.objects.filter(pk=poison.pk).update(
+        attachments=[{"filename": "a.txt", "content_type": "text/plain", "content_base64": "%%% not base64 %%%"}]
+    )
+    good = email_accept(account=account, data=email_body(subject="Fine", priority=2))
+    started = time.monotonic()
+    assert Engine().drain(timeout=10)
+    assert Email.objects.get(pk=poison.pk).status == Email.Status.FAILED
+    assert Email.objects.get(pk=good.pk).status == Email.Status.SENT
+    assert time.monotonic() - started < 3  # the poison's unit went back at once, not after its 30 s reservation
