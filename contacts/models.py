@@ -160,6 +160,9 @@ class ContactImport(models.Model):
     tags = models.JSONField(default=list, blank=True)
     update_existing = models.BooleanField(default=False)
     default_region = models.CharField(max_length=2, blank=True)
+    encoding = models.CharField(
+        max_length=40, blank=True, help_text="The file's encoding: as chosen on upload, else as detected when it ran."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     bytes_total = models.BigIntegerField(default=0)
     bytes_read = models.BigIntegerField(default=0)

@@ -275,6 +275,7 @@ def contact_import_create(
     tags: list[str],
     update_existing: bool,
     default_region: str,
+    encoding: str = "",
     created_by: Any = None,
 ) -> ContactImport:
     """Store an uploaded CSV and queue its import; the worker reports progress on the returned row."""
@@ -288,6 +289,7 @@ def contact_import_create(
         tags=tags,
         update_existing=update_existing,
         default_region=default_region,
+        encoding=encoding,
     )
     job.bytes_total = store_upload(job=job, upload=upload)
     job.save(update_fields=["bytes_total"])

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 
 from accounts.models import Account
 from contacts import services
+from contacts.csv_import import encoding_named
 from contacts.csv_import.jobs import blob_chunks
 from contacts.models import ContactImport, ContactImportBlob
 from contacts.normalize import clean_tag_names, normalize_region
@@ -19,7 +20,18 @@ from contacts.normalize import clean_tag_names, normalize_region
 
 class UploadForm(forms.Form):
     account = forms.ModelChoiceField(Account.objects.order_by("name"))
-    file = forms.FileField(help_text="UTF-8 CSV with a header row: email and/or mobile, then any other columns.")
+    file = forms.FileField(help_text="A CSV with a header row: email and/or mobile, then any other columns.")
+    encoding = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Detect (UTF-8, UTF-16 with a byte order mark, or cp1252)"),
+            ("utf-8", "UTF-8"),
+            ("utf-16", "UTF-16 (with a byte order mark)"),
+            ("cp1252", "Windows-1252 (cp1252, Excel on Windows)"),
+            ("latin-1", "Latin-1 (ISO-8859-1)"),
+        ],
+        help_text="Detected unless chosen; a byte the encoding cannot read makes only its row an error.",
+    )
     tags = forms.CharField(required=False, help_text="Comma-separated tags added to every imported contact.")
     update_existing = forms.BooleanField(required=False, help_text="Overwrite fields of contacts that exist.")
     default_region = forms.CharField(
@@ -32,6 +44,13 @@ class UploadForm(forms.Form):
     def clean_default_region(self) -> str:
         value = self.cleaned_data.get("default_region") or ""
         return normalize_region(value) if value else ""
+
+    def clean_encoding(self) -> str:
+        value = self.cleaned_data.get("encoding") or ""
+        try:
+            return encoding_named(value).name if value else ""
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 @admin.register(ContactImport)
@@ -66,6 +85,7 @@ class ContactImportAdmin(admin.ModelAdmin):
         "tags",
         "update_existing",
         "default_region",
+        "encoding",
         "created_by",
         "created_at",
         "started_at",
@@ -112,6 +132,7 @@ class ContactImportAdmin(admin.ModelAdmin):
                     tags=form.cleaned_data["tags"],
                     update_existing=form.cleaned_data["update_existing"],
                     default_region=form.cleaned_data["default_region"],
+                    encoding=form.cleaned_data["encoding"],
                     created_by=request.user,
                 )
             except ValidationError as exc:

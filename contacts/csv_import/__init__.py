@@ -2,12 +2,13 @@
 
 The header row maps to contact fields (email, mobile, status, full_name, dob, gender, city, country, tags; a few
 common spellings too); unknown columns go to `attributes`; the `tags` column is split on commas. Bad rows are
-reported (row, column, value, reason) and never stop the import. Existing contacts (same email, else mobile) gain
-the file's tags, and with update_existing their fields too; re-running a file changes nothing.
+reported (row, column, value, reason) and never stop the import: a control character or a byte that does not
+decode spoils only its own row. Only a bad header row (or an unknown encoding) stops the whole file, as
+ImportFileError. The encoding is detected unless given (encoding.py has the rule). Existing contacts (same email,
+else mobile) gain the file's tags, and with update_existing their fields too; re-running a file changes nothing.
 """
 
 import csv
-import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,12 +19,14 @@ if TYPE_CHECKING:
 
 from django.db import connection
 
+from contacts.csv_import.cells import printable, spreadsheet_cell
+from contacts.csv_import.encoding import CountingReader, encoding_named, open_text
 from contacts.csv_import.generic import import_generic
 from contacts.csv_import.postgres import import_postgres
-from contacts.csv_import.rows import CountingReader, CsvRows, ImportFileError, RowError
+from contacts.csv_import.rows import CsvRows, ImportFileError, RowError
 from contacts.normalize import clean_tag_names
 
-__all__ = ["ImportFileError", "ImportProgress", "ImportReport", "contacts_import"]
+__all__ = ["ImportFileError", "ImportProgress", "ImportReport", "contacts_import", "encoding_named"]
 
 ERROR_HEADER = ("row", "column", "value", "reason")
 
@@ -46,10 +49,13 @@ class ImportReport:
     unchanged: int
     errors: int
     seconds: float
+    encoding: str  # as the user is told it: "UTF-8", "cp1252", ...
+    encoding_detected: bool
 
 
 class ErrorWriter:
-    """The error CSV; counts rows with problems (one row may have several)."""
+    """The error CSV; counts rows with problems (one row may have several). It is opened in spreadsheets too,
+    so the file's own cells are written as the export writes them: printable, never a formula."""
 
     def __init__(self, stream: "SupportsWrite[str]") -> None:
         self.writer = csv.writer(stream)
@@ -58,7 +64,14 @@ class ErrorWriter:
         self._last = -1
 
     def __call__(self, error: RowError) -> None:
-        self.writer.writerow((error.row_no, error.column, error.value, error.reason))
+        self.writer.writerow(
+            (
+                error.row_no,
+                spreadsheet_cell(printable(error.column)),
+                spreadsheet_cell(printable(error.value)),
+                error.reason,
+            )
+        )
         if error.row_no != self._last:  # errors arrive grouped by row; no need to remember every row
             self.count += 1
             self._last = error.row_no
@@ -75,11 +88,16 @@ def contacts_import(
     bytes_total: int | None = None,
     progress: Callable[[ImportProgress], None] | None = None,
     bulk: bool | None = None,
+    encoding: str | None = None,
 ) -> ImportReport:
-    """Import one CSV into an account. `bulk` picks the PostgreSQL COPY path (default: whenever on PostgreSQL)."""
+    """Import one CSV into an account. `encoding` is any Python text codec name (default: detected). `bulk` picks
+    the PostgreSQL COPY path (default: whenever on PostgreSQL)."""
     started = time.monotonic()
     counting = CountingReader(source)
-    text = io.TextIOWrapper(io.BufferedReader(counting, buffer_size=1 << 20), encoding="utf-8-sig", newline="")
+    try:
+        text, chosen = open_text(counting, encoding=encoding)
+    except ValueError as exc:
+        raise ImportFileError(str(exc)) from exc
     on_error = ErrorWriter(errors)
 
     def report(phase: str) -> None:
@@ -108,6 +126,7 @@ def contacts_import(
         rows_read, created, updated, unchanged = import_postgres(
             account_id=account_id,
             text=text,
+            encoding=chosen.name,
             extra_tags=extra,
             default_region=default_region,
             update_existing=update_existing,
@@ -116,7 +135,7 @@ def contacts_import(
             on_error=on_error,
         )
     else:
-        rows = CsvRows(text, extra_tags=extra, default_region=default_region, on_error=on_error)
+        rows = CsvRows(text, encoding=chosen.name, extra_tags=extra, default_region=default_region, on_error=on_error)
         last = time.monotonic()
 
         def each(count: int) -> None:
@@ -138,4 +157,6 @@ def contacts_import(
         unchanged=unchanged,
         errors=on_error.count,
         seconds=time.monotonic() - started,
+        encoding=chosen.name,
+        encoding_detected=chosen.detected,
     )

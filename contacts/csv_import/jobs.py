@@ -116,6 +116,7 @@ def run_import(job: ContactImport) -> ContactImport:
                 default_region=job.default_region or None,
                 bytes_total=job.bytes_total,
                 progress=progress,
+                encoding=job.encoding or None,
             )
         errors.flush()
     except ImportFileError as exc:
@@ -132,6 +133,7 @@ def run_import(job: ContactImport) -> ContactImport:
             updated_count=report.updated,
             unchanged_count=report.unchanged,
             error_count=report.errors,
+            encoding=report.encoding,
             finished_at=timezone.now(),
         )
     return ContactImport.objects.get(pk=job.pk)

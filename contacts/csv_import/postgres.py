@@ -105,6 +105,7 @@ def import_postgres(
     *,
     account_id: Any,
     text: IO[str],
+    encoding: str,
     extra_tags: list[str],
     default_region: str | None,
     update_existing: bool,
@@ -115,7 +116,7 @@ def import_postgres(
     """Returns (rows read, created, updated, unchanged)."""
     try:
         header, rows, extra_literal = load_raw(
-            text, account_id=account_id, extra_tags=extra_tags, on_progress=on_progress
+            text, encoding=encoding, account_id=account_id, extra_tags=extra_tags, on_progress=on_progress
         )
         on_applying()
         for attempt in (1, 2):

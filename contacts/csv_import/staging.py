@@ -15,10 +15,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+import psycopg
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 
-from contacts.csv_import.rows import MAX_LENGTHS, TEXT_FIELDS, Header, ImportFileError, RowError, read_header
+from contacts.csv_import.cells import has_bad_char, printable, spreadsheet_unquote
+from contacts.csv_import.encoding import lines
+from contacts.csv_import.rows import (
+    CHECKED_FIELDS,
+    CHECKED_MAX_LENGTH,
+    MAX_LENGTHS,
+    MEMO_MAX_LENGTH,
+    TEXT_FIELDS,
+    Header,
+    RowError,
+    cell_errors,
+    csv_problem,
+    read_first_row,
+    read_header,
+)
 from contacts.normalize import (
     PLAIN_EMAIL,
     clean_tag_names,
@@ -36,6 +51,12 @@ ERRORS = "contact_import_errors"
 MAPS = {"mobile": "contact_import_map_mobile", "status": "contact_import_map_status", "dob": "contact_import_map_dob"}
 TEMP_TABLES = (RAW, STAGE, ERRORS, *MAPS.values())
 COPY_ROWS = 50_000
+COPY_CHARS = 32_000_000  # ...or fewer rows when they are wide: memory stays flat whatever the file holds
+# A PostgreSQL row must fit in an 8 KB page. A value can move out to TOAST, leaving an 18-byte pointer, so each
+# filled cell takes at least min(its bytes + 1, 18): only a header this wide can hold rows too big to store,
+# which are then refused before the COPY.
+PAGE_ROOM = 8160
+WIDE = 300
 # Python's str.strip() also drops tabs and line breaks; PostgreSQL's btrim() only spaces unless told.
 _WS = "E' \\t\\r\\n\\f\\v'"
 
@@ -77,7 +98,7 @@ class _Tags:
                 names = clean_tag_names([*names, *self.extra]) if self.extra else names
             except ValidationError as exc:
                 names = exc
-            if len(self.names) < 200_000:
+            if len(self.names) < 200_000 and len(raw) <= MEMO_MAX_LENGTH:
                 self.names[raw] = names
         if isinstance(names, ValidationError):
             raise names
@@ -102,7 +123,7 @@ class _Tags:
             if not isinstance(names, list):
                 names = self.check(raw)
             known = "{" + ",".join(str(i) for i in sorted({self.ids[tag_key(n)] for n in names})) + "}"
-            if len(self.literals) < 200_000:
+            if len(self.literals) < 200_000 and len(raw) <= MEMO_MAX_LENGTH:
                 self.literals[raw] = known
         return known
 
@@ -115,18 +136,13 @@ class _Tags:
 
 
 def load_raw(
-    text: IO[str], *, account_id: Any, extra_tags: list[str], on_progress: Callable[[int], None]
+    text: IO[str], *, encoding: str, account_id: Any, extra_tags: list[str], on_progress: Callable[[int], None]
 ) -> tuple[Header, int, str]:
     """COPY every good row's cells, as text, numbered like a spreadsheet (the header is row 1). Checks that are
-    cheap per row run here (email, lengths, empty key, tag lists); returns (header, rows read, --tags literal)."""
-    reader = csv.reader(text)
-    try:
-        first = next(reader, None)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ImportFileError(f"The header row cannot be read: {exc}. Save the file as UTF-8 CSV.") from exc
-    if first is None:
-        raise ImportFileError("The file is empty; it needs a header row (email, mobile, full_name, tags, ...).")
-    header = read_header(first)
+    cheap per row run here (characters, email, lengths, empty key, tag lists); returns (header, rows read, --tags
+    literal)."""
+    reader = csv.reader(lines(text))
+    header = read_header(read_first_row(reader), encoding=encoding)
     width = len(header.columns)
     cells_sql = ", ".join(f"c{i} text" for i in range(width))
     drop_temp_tables()
@@ -136,23 +152,45 @@ def load_raw(
     tags = _Tags(account_id, extra_tags)
     extra_literal = tags.extra_literal() if extra_tags else "{}"
     tags_at = {target: index for index, target in header.fields.items()}.get("tags")
-    rows = io.StringIO()
-    write_row = csv.writer(rows).writerow
     last_row = 1
     # Chunks of 50,000 rows: big enough that COPY's per-statement cost vanishes, small enough for flat memory.
     # (Checking the next chunk in a thread while this one COPYs was measured: no faster, and more memory.)
-    for chunk in _checked_chunks(reader, header, tags):
+    for chunk in _checked_chunks(reader, header, tags, encoding=encoding):
         tags.add_ids(chunk.unknown)
-        for cells in chunk.rows:
-            if tags_at is not None:
+        if tags_at is not None:
+            for cells in chunk.rows:
                 raw = cells[tags_at + 1]
                 cells[tags_at + 1] = tags.literal(raw) if raw else extra_literal
-            write_row(cells)
-        _copy(f"COPY {RAW} FROM STDIN (FORMAT csv)", rows)
-        _copy(f"COPY {ERRORS} FROM STDIN (FORMAT csv)", io.StringIO(chunk.bad))
+        bad = io.StringIO(chunk.bad)
+        bad.seek(0, io.SEEK_END)
+        _copy_rows(chunk.rows, csv.writer(bad).writerow)
+        _copy(f"COPY {ERRORS} FROM STDIN (FORMAT csv)", bad)
         last_row = chunk.row_no
         on_progress(last_row - 1)
     return header, last_row - 1, extra_literal
+
+
+def _copy_rows(rows: list[list[Any]], write_bad: Callable[[tuple[Any, ...]], Any]) -> None:
+    """COPY rows into RAW. Should PostgreSQL refuse one (a check here missed something), the others still go in:
+    the batch is retried in sixteenths down to the row, and the refused row is reported."""
+    if not rows:
+        return
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    try:
+        with transaction.atomic():
+            _copy(f"COPY {RAW} FROM STDIN (FORMAT csv)", buffer)
+    except psycopg.Error as exc:
+        # Data exceptions (22) and program limits (54, "row is too big") belong to the rows; anything else doesn't.
+        if not (exc.sqlstate or "").startswith(("22", "54")):
+            raise
+        if len(rows) == 1:
+            reason = (exc.diag.message_primary or str(exc)).rstrip(".")
+            write_bad((rows[0][0], "", "", f"PostgreSQL cannot store this row ({reason}): shorten or remove cells."))
+            return
+        step = -(-len(rows) // 16)
+        for start in range(0, len(rows), step):
+            _copy_rows(rows[start : start + step], write_bad)
 
 
 @dataclass
@@ -163,17 +201,22 @@ class _Chunk:
     row_no: int  # the last row read
 
 
-def _checked_chunks(reader: Iterator[list[str]], header: Header, tags: "_Tags") -> Iterator[_Chunk]:
-    """The per-row checks that are cheap in Python: cell count, email, lengths, tag lists, empty key."""
-    width = len(header.columns)
+def _checked_chunks(reader: Iterator[list[str]], header: Header, tags: "_Tags", *, encoding: str) -> Iterator[_Chunk]:
+    """The per-row checks that are cheap in Python: characters, cell count, email, lengths, tag lists, empty key."""
+    columns = header.columns
+    width = len(columns)
     position = {target: index for index, target in header.fields.items()}
     email_at, mobile_at, tags_at = position.get("email"), position.get("mobile"), position.get("tags")
-    limits = [(position[t], header.columns[position[t]], MAX_LENGTHS[t]) for t in TEXT_FIELDS if t in position]
-    key_column = header.columns[email_at if email_at is not None else mobile_at]  # type: ignore[index]
+    limits = [(position[t], columns[position[t]], MAX_LENGTHS[t]) for t in TEXT_FIELDS if t in position]
+    limits += [(position[t], columns[position[t]], CHECKED_MAX_LENGTH) for t in CHECKED_FIELDS if t in position]
+    key_column = columns[email_at if email_at is not None else mobile_at]  # type: ignore[index]
     plain = PLAIN_EMAIL.fullmatch
     padding = [""] * width
+    # Row number, null bitmap and tuple header, then each filled cell's least inline size (see PAGE_ROOM).
+    room = PAGE_ROOM - 4 - (width + 8) // 8 - 24 if width > WIDE else 0
     row_no = 1
     pending: list[list[Any]] = []
+    chars = 0
     unknown: dict[str, None] = {}
     bad = io.StringIO()
     write_bad = csv.writer(bad).writerow
@@ -182,19 +225,29 @@ def _checked_chunks(reader: Iterator[list[str]], header: Header, tags: "_Tags") 
             cells = next(reader)
         except StopIteration:
             break
-        except UnicodeDecodeError as exc:
-            raise ImportFileError(f"Row {row_no + 1} is not UTF-8 ({exc.reason}); save the file as UTF-8 CSV.") from exc
         except csv.Error as exc:
             row_no += 1
-            write_bad((row_no, "", "", f"Not valid CSV: {exc}."))
+            write_bad((row_no, "", "", csv_problem(exc)))
             continue
         row_no += 1
+        joined = "".join(cells)
+        if not joined.isprintable() and has_bad_char(joined):
+            for error in cell_errors(row_no, cells, columns, encoding=encoding):
+                # PostgreSQL text holds neither NUL nor the stand-ins for bytes that did not decode.
+                write_bad((error.row_no, error.column, printable(error.value), error.reason))
+            continue
         if len(cells) != width:
             if len(cells) > width and any(cell.strip() for cell in cells[width:]):
-                write_bad((row_no, "", "", f"This row has {len(cells)} cells; the header has {width}."))
+                write_bad((row_no, "", "", f"This row has {len(cells):,} cells; the header has {width:,}."))
                 continue
             cells = (cells + padding)[:width]
-        if not "".join(cells).strip():
+        if not joined.strip():
+            continue
+        if "'" in joined:
+            cells = [spreadsheet_unquote(cell) for cell in cells]
+        if room and sum(min(len(cell.encode()) + 1, 18) for cell in cells if cell) > room:
+            filled = sum(1 for cell in cells if cell.strip())
+            write_bad((row_no, "", "", f"Too many filled cells ({filled:,}) to store in one row: remove columns."))
             continue
         failed = False
         email = cells[email_at].strip().lower() if email_at is not None else ""
@@ -203,7 +256,7 @@ def _checked_chunks(reader: Iterator[list[str]], header: Header, tags: "_Tags") 
                 try:
                     email = normalize_email(cells[email_at])  # type: ignore[index]
                 except ValidationError as exc:
-                    write_bad((row_no, header.columns[email_at], cells[email_at].strip(), exc.messages[0]))  # type: ignore[index]
+                    write_bad((row_no, columns[email_at], cells[email_at].strip(), exc.messages[0]))  # type: ignore[index]
                     failed = True
             cells[email_at] = email  # type: ignore[index]
         for at, name, limit in limits:
@@ -219,7 +272,7 @@ def _checked_chunks(reader: Iterator[list[str]], header: Header, tags: "_Tags") 
                         if tag_key(name) not in tags.ids:
                             unknown[name] = None
                 except ValidationError as exc:
-                    write_bad((row_no, header.columns[tags_at], raw_tags, exc.messages[0]))
+                    write_bad((row_no, columns[tags_at], raw_tags, exc.messages[0]))
                     failed = True
         if failed:
             continue
@@ -228,9 +281,10 @@ def _checked_chunks(reader: Iterator[list[str]], header: Header, tags: "_Tags") 
             continue
         cells.insert(0, row_no)  # type: ignore[arg-type]
         pending.append(cells)
-        if len(pending) == COPY_ROWS:
+        chars += len(joined)
+        if len(pending) == COPY_ROWS or chars > COPY_CHARS:
             yield _Chunk(pending, bad.getvalue(), list(unknown), row_no)
-            pending, unknown = [], {}
+            pending, unknown, chars = [], {}, 0
             bad.seek(0)
             bad.truncate()
     yield _Chunk(pending, bad.getvalue(), list(unknown), row_no)

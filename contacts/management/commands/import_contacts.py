@@ -5,19 +5,25 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Account
-from contacts.csv_import import ImportFileError, ImportProgress, contacts_import
+from contacts.csv_import import ImportFileError, ImportProgress, contacts_import, encoding_named
 from contacts.normalize import clean_tag_names, normalize_region
 
 
 class Command(BaseCommand):
     help = (
         "Import contacts from a CSV file into an account. Bad rows are written to an error CSV (row, column, value, "
-        "reason) and never stop the import; running the same file again changes nothing."
+        "reason) and never stop the import; running the same file again changes nothing. The encoding is detected "
+        "(a byte order mark, else UTF-8 unless the start of the file is plainly cp1252) unless --encoding is given."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("account_id", help="The account's id (see the admin, or create_account's output).")
-        parser.add_argument("file", type=Path, help="A UTF-8 CSV with a header row.")
+        parser.add_argument("file", type=Path, help="A CSV with a header row.")
+        parser.add_argument(
+            "--encoding",
+            default="",
+            help="The file's encoding, e.g. utf-8, utf-16, cp1252, latin-1 (default: detected).",
+        )
         parser.add_argument("--tags", default="", help="Comma-separated tags added to every imported contact.")
         parser.add_argument(
             "--update-existing", action="store_true", help="Overwrite fields of contacts that already exist."
@@ -38,8 +44,15 @@ class Command(BaseCommand):
             tags = clean_tag_names(options["tags"])
         except ValidationError as exc:
             raise CommandError(exc.messages[0]) from exc
+        encoding = options["encoding"] or None
+        if encoding:
+            try:
+                encoding_named(encoding)
+            except ValueError as exc:
+                raise CommandError(f"--encoding: {exc}") from exc
         errors_path: Path = options["errors"] or path.with_name(path.name + ".errors.csv")
         show = not options["no_progress"]
+        failure: ImportFileError | None = None
         with path.open("rb") as source, errors_path.open("w", newline="", encoding="utf-8") as errors:
             try:
                 report = contacts_import(
@@ -51,9 +64,13 @@ class Command(BaseCommand):
                     default_region=region,
                     bytes_total=path.stat().st_size,
                     progress=self._draw if show else None,
+                    encoding=encoding,
                 )
             except ImportFileError as exc:
-                raise CommandError(str(exc)) from exc
+                failure = exc
+        if failure is not None:
+            errors_path.unlink(missing_ok=True)
+            raise CommandError(str(failure)) from failure
         if show:
             self.stderr.write("")
         rate = report.rows / report.seconds if report.seconds else 0
@@ -61,6 +78,7 @@ class Command(BaseCommand):
             f"{report.rows:,} rows in {report.seconds:.1f} s ({rate:,.0f} rows/s): {report.created:,} created, "
             f"{report.updated:,} updated, {report.unchanged:,} unchanged, {report.errors:,} with errors"
         )
+        self.stdout.write(f"Read as {report.encoding}{' (detected)' if report.encoding_detected else ''}.")
         if report.errors:
             self.stdout.write(f"Bad rows are listed in {errors_path}")
         else:
