@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import request_account
 from accounts.scoping import AccountScopedMixin
+from config.api.errors import UnprocessableEntity, error_entry
 from config.api.pagination import CreatedCursorPagination
 from config.api.schema import common_responses, unprocessable
 from events import selectors, services
@@ -19,7 +20,7 @@ from events.serializers import (
     WebhookEndpointSerializer,
     WebhookEndpointWriteSerializer,
 )
-from events.services.outbound import EndpointRefused
+from events.services.outbound import EndpointLimitReached, EndpointRefused
 
 ENDPOINT_EXAMPLE = {
     "id": "7d1f2c3b-4a5e-4f60-8b9a-0c1d2e3f4a5b",
@@ -27,9 +28,41 @@ ENDPOINT_EXAMPLE = {
     "event_types": ["bounce", "complaint", "delivery"],
     "description": "Bounce handling in the CRM",
     "is_active": True,
+    "status": "active",
+    "disabled_at": None,
+    "disabled_reason": "",
+    "consecutive_failures": 0,
+    "failing_since": None,
+    "retry_at": None,
+    "last_error": "",
+    "last_success_at": "2026-11-22T10:09:59Z",
+    "deliveries_dropped": 0,
+    "last_dropped_at": None,
     "secret_prefix": "whsec_Qm3x",
     "created_at": "2026-11-22T10:00:00Z",
     "updated_at": "2026-11-22T10:00:00Z",
+}
+DISABLED_EXAMPLE = {
+    **ENDPOINT_EXAMPLE,
+    "is_active": False,
+    "status": "disabled",
+    "disabled_at": "2026-11-23T10:41:07Z",
+    "disabled_reason": "Disabled by Sesame after failing for 24 hours without a success (31 failed attempts in a "
+    "row). Last error: NewConnectionError: Failed to establish a new connection: [Errno 111] Connection refused",
+    "consecutive_failures": 31,
+    "failing_since": "2026-11-22T10:40:12Z",
+    "retry_at": "2026-11-23T11:41:07Z",
+    "last_error": "NewConnectionError: Failed to establish a new connection: [Errno 111] Connection refused",
+}
+LIMIT_EXAMPLE = {
+    "detail": [
+        {
+            "loc": ["body"],
+            "msg": "This account already has 10 webhook endpoints, the most allowed (SESAME_WEBHOOK_MAX_ENDPOINTS=10). "
+            "Delete one, or subscribe an existing one to more event types.",
+            "type": "value_error.limit_reached",
+        }
+    ]
 }
 CREATED_EXAMPLE = {**ENDPOINT_EXAMPLE, "secret": "whsec_Qm3x…(49 characters)"}
 DELIVERY_EXAMPLE = {
@@ -75,8 +108,10 @@ _WRITE_EXAMPLES = [
 ]
 _SIGNING = (
     "Each event is POSTed as JSON with `Sesame-Signature: t=<unix seconds>,v1=<hex>`, where v1 is "
-    "HMAC-SHA256(secret, `<t>.<raw body>`). Refuse timestamps older than a few minutes. Failed deliveries "
-    "(no 2xx within 10 s) are retried with backoff for 24 hours."
+    "HMAC-SHA256(secret, `<t>.<raw body>`). Refuse timestamps older than a few minutes. After a failed delivery "
+    "(no 2xx within 5 s) the endpoint is backed off (30 s, doubling up to an hour) and its deliveries are retried for "
+    "24 hours; an endpoint failing for 24 hours is disabled (`status: disabled`) and the account owner emailed. "
+    "An account has at most 10 endpoints (SESAME_WEBHOOK_MAX_ENDPOINTS): the next one answers 422."
 )
 
 
@@ -84,7 +119,7 @@ _SIGNING = (
     list=extend_schema(
         summary="List webhook endpoints",
         responses={200: WebhookEndpointSerializer(many=True), **common_responses()},
-        examples=[OpenApiExample("Endpoints", value=[ENDPOINT_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Endpoints", value=[ENDPOINT_EXAMPLE, DISABLED_EXAMPLE], response_only=True)],
     ),
     retrieve=extend_schema(
         summary="One webhook endpoint",
@@ -96,15 +131,22 @@ _SIGNING = (
         description="The `secret` appears in this response only. " + _SIGNING,
         request=WebhookEndpointWriteSerializer,
         responses={201: WebhookEndpointCreatedSerializer, 422: unprocessable(), **common_responses()},
-        examples=[*_WRITE_EXAMPLES, OpenApiExample("Created", value=CREATED_EXAMPLE, response_only=True)],
+        examples=[
+            *_WRITE_EXAMPLES,
+            OpenApiExample("Created", value=CREATED_EXAMPLE, response_only=True),
+            OpenApiExample("Endpoint limit reached", value=LIMIT_EXAMPLE, response_only=True, status_codes=["422"]),
+        ],
     ),
     partial_update=extend_schema(
         summary="Change a webhook endpoint",
-        description="Change the URL or event types, or pause it with `is_active: false`.",
+        description="Change the URL or event types, pause it with `is_active: false`, or resume it with "
+        "`is_active: true`, also after Sesame disabled it: its backoff is cleared and the deliveries still "
+        "waiting go out at once.",
         request=WebhookEndpointWriteSerializer,
         responses={200: WebhookEndpointSerializer, 422: unprocessable(), **common_responses(with_not_found=True)},
         examples=[
             OpenApiExample("Pause", request_only=True, value={"is_active": False}),
+            OpenApiExample("Resume (also a disabled endpoint)", request_only=True, value={"is_active": True}),
             OpenApiExample("Endpoint", value=ENDPOINT_EXAMPLE, response_only=True),
         ],
     ),
@@ -131,6 +173,8 @@ class WebhookEndpointViewSet(
             endpoint, secret = services.webhook_endpoint_create(
                 account=request_account(request), **payload.validated_data
             )
+        except EndpointLimitReached as exc:
+            raise UnprocessableEntity([error_entry(["body"], str(exc), "value_error.limit_reached")]) from exc
         except EndpointRefused as exc:
             raise ValidationError({"url": [str(exc)]}) from exc
         endpoint.secret = secret

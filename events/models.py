@@ -53,6 +53,12 @@ class SnsNotification(models.Model):
                 name="sns_notification_unprocessed",
             ),
             models.Index(fields=["connection", "-received_at"], name="sns_notification_conn_newest"),
+            # The drain walks the accounts with waiting notifications and takes each one's oldest.
+            models.Index(
+                fields=["account", "received_at"],
+                condition=Q(processed_at__isnull=True, failed_at__isnull=True, enqueued_at__isnull=True),
+                name="sns_notification_waiting",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -122,7 +128,16 @@ class ReputationChange(models.Model):
 
 
 class WebhookEndpoint(models.Model):
-    """A customer's HTTPS endpoint that receives delivery events, signed with its own secret."""
+    """A customer's HTTPS endpoint that receives delivery events, signed with its own secret.
+
+    Failures are tracked per endpoint, not per delivery: after a failed attempt the whole endpoint waits
+    (`retry_at`, growing exponentially with `consecutive_failures`), and one that keeps failing is disabled.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused by the customer"
+        DISABLED = "disabled", "Disabled after failing"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="webhook_endpoints")
@@ -131,7 +146,30 @@ class WebhookEndpoint(models.Model):
     description = models.CharField(max_length=200, blank=True)
     secret = EncryptedTextField(help_text="HMAC-SHA256 key; shown to the customer once.")
     secret_prefix = models.CharField(max_length=16, help_text="The first characters, for recognition.")
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, help_text="Off when paused by the customer or disabled by Sesame.")
+    consecutive_failures = models.PositiveIntegerField(
+        default=0, help_text="Failed attempts in a row (attempts made at the same time count once)."
+    )
+    failing_since = models.DateTimeField(null=True, blank=True, help_text="First failure of the current streak.")
+    retry_at = models.DateTimeField(null=True, blank=True, help_text="Backed off: no attempt before this.")
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.TextField(blank=True)
+    disabled_notice = models.ForeignKey(
+        "emails.Email",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The email that told the account owner.",
+    )
+    disabled_notice_error = models.TextField(blank=True, help_text="Why the owner was not emailed.")
+    deliveries_dropped = models.PositiveIntegerField(
+        default=0, help_text="Pending deliveries dropped because the account's pending limit was reached."
+    )
+    last_dropped_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -142,17 +180,25 @@ class WebhookEndpoint(models.Model):
     def __str__(self) -> str:
         return self.url
 
+    @property
+    def status(self) -> str:
+        if self.disabled_at is not None:
+            return self.Status.DISABLED
+        return self.Status.ACTIVE if self.is_active else self.Status.PAUSED
+
     def wants(self, event_type: str) -> bool:
         return self.is_active and ("*" in self.event_types or event_type in self.event_types)
 
 
 class WebhookDelivery(models.Model):
-    """One event to POST to one endpoint, retried with backoff until it succeeds or the retry window ends."""
+    """One event to POST to one endpoint, retried (as its endpoint's backoff allows) until it succeeds, its retry
+    window ends, or the account's pending limit drops it."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed (gave up)"
+        DROPPED = "dropped", "Dropped (pending limit)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
@@ -163,6 +209,9 @@ class WebhookDelivery(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    leased_until = models.DateTimeField(
+        null=True, blank=True, help_text="An attempt is in flight; after this a crashed attempt is taken again."
+    )
     give_up_at = models.DateTimeField()
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -175,6 +224,19 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="webhook_delivery_due"),
             models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_newest"),
+            # The drain walks endpoints with pending work and takes each one's oldest due deliveries.
+            models.Index(
+                fields=["endpoint", "next_attempt_at"], condition=Q(status="pending"), name="webhook_delivery_queue"
+            ),
+            # The per-account pending limit counts these and drops the oldest.
+            models.Index(
+                fields=["account", "created_at"], condition=Q(status="pending"), name="webhook_delivery_backlog"
+            ),
+            models.Index(
+                fields=["account"],
+                condition=Q(status="pending", leased_until__isnull=False),
+                name="webhook_delivery_in_flight",
+            ),
         ]
 
     def __str__(self) -> str:

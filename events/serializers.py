@@ -6,6 +6,23 @@ from events.services.outbound import EVENT_TYPES
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(
+        read_only=True,
+        help_text="active; paused (is_active set to false by you); or disabled (by Sesame, after failing for "
+        "SESAME_WEBHOOK_DISABLE_AFTER_HOURS: see disabled_reason). PATCH is_active=true resumes a disabled endpoint.",
+    )
+    consecutive_failures = serializers.IntegerField(
+        read_only=True, help_text="Failed attempts in a row; 0 once a delivery succeeds."
+    )
+    retry_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="While failing, the endpoint is backed off: no attempt before this."
+    )
+    deliveries_dropped = serializers.IntegerField(
+        read_only=True,
+        help_text="Deliveries dropped, oldest first, because the account had more than SESAME_WEBHOOK_MAX_PENDING "
+        "waiting (see last_dropped_at).",
+    )
+
     class Meta:
         model = WebhookEndpoint
         fields: tuple[str, ...] = (
@@ -14,6 +31,16 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "event_types",
             "description",
             "is_active",
+            "status",
+            "disabled_at",
+            "disabled_reason",
+            "consecutive_failures",
+            "failing_since",
+            "retry_at",
+            "last_error",
+            "last_success_at",
+            "deliveries_dropped",
+            "last_dropped_at",
             "secret_prefix",
             "created_at",
             "updated_at",
@@ -37,7 +64,9 @@ class WebhookEndpointWriteSerializer(StrictSerializer):
         help_text='Which events to receive; ["*"] for all, including types Sesame does not know yet.',
     )
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    is_active = serializers.BooleanField(required=False)
+    is_active = serializers.BooleanField(
+        required=False, help_text="false pauses the endpoint; true resumes it, also after Sesame disabled it."
+    )
 
     def validate_url(self, value: str) -> str:
         from events.services.outbound import EndpointRefused, webhook_url_check
@@ -58,7 +87,11 @@ class WebhookAttemptSerializer(serializers.ModelSerializer):
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
     attempt_log = WebhookAttemptSerializer(many=True, read_only=True)
-    status = serializers.CharField(read_only=True, help_text="pending, delivered, or failed (gave up after 24 h).")
+    status = serializers.CharField(
+        read_only=True,
+        help_text="pending; delivered; failed (gave up after SESAME_WEBHOOK_RETRY_HOURS); or dropped (the account "
+        "had more than SESAME_WEBHOOK_MAX_PENDING deliveries waiting, and this was among the oldest).",
+    )
 
     class Meta:
         model = WebhookDelivery

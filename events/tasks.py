@@ -1,22 +1,25 @@
 """Celery tasks of the events app: thin doors that load ids and call services. Each owns its retries."""
 
 import logging
+import time
 from typing import Any
 
 from celery import shared_task
 from django.db import transaction
 
 from events import services
+from events.services import notifications
 
 logger = logging.getLogger("sesame.events")
 
 
 @shared_task
 def notifications_drain() -> int:
-    """Claim stored notifications and hand them to workers in batches, until none wait (see services._nudge)."""
+    """Claim stored notifications in account-fair batches and hand them to workers, a few batches out at a time,
+    until none wait or the batches out are at their cap (a finished batch nudges again; see services._nudge)."""
     handed_out = 0
     while True:
-        ids = services.notifications_claim()
+        ids = services.notifications_claim() if services.batches_room() > 0 else []
         if ids:
             services.notifications_dispatch(ids=ids)
             handed_out += len(ids)
@@ -25,21 +28,32 @@ def notifications_drain() -> int:
 
 
 @shared_task
-def notification_process_batch(notification_ids: list[int]) -> int:
+def notification_process_batch(notification_ids: list[int], batch: str | None = None) -> int:
     """Process a batch in one transaction (one commit instead of one per notification), each notification in its
     own savepoint: a failure rolls back that one only, is counted on it, and is left to the sweeper (once a minute,
-    until MAX_ATTEMPTS parks it), so one bad message never holds up the others."""
+    until MAX_ATTEMPTS parks it), so one bad message never holds up the others. A batch from the drain stops after
+    BATCH_SECONDS and gives the rest back."""
     done = 0
     failures: list[tuple[int, str]] = []
-    with transaction.atomic():
-        for notification_id in notification_ids:
-            try:
-                done += services.notification_process(notification_id=notification_id)
-            except Exception as exc:
-                logger.exception("Processing SNS notification %s failed", notification_id)
-                failures.append((notification_id, f"{type(exc).__name__}: {exc}"))
-    for notification_id, error in failures:
-        services.notification_record_failure(notification_id=notification_id, error=error)
+    deadline = time.monotonic() + notifications.BATCH_SECONDS
+    left: list[int] = []
+    try:
+        with transaction.atomic():
+            for index, notification_id in enumerate(notification_ids):
+                if batch and index and time.monotonic() > deadline:
+                    left = notification_ids[index:]  # out of time: the rest go back to the fair queue
+                    break
+                try:
+                    done += services.notification_process(notification_id=notification_id)
+                except Exception as exc:
+                    logger.exception("Processing SNS notification %s failed", notification_id)
+                    failures.append((notification_id, f"{type(exc).__name__}: {exc}"))
+        if left:
+            services.notifications_unclaim(ids=left)
+        for notification_id, error in failures:
+            services.notification_record_failure(notification_id=notification_id, error=error)
+    finally:
+        services.notifications_batch_done(batch=batch)
     return done
 
 
@@ -85,15 +99,23 @@ def reputation_check_all() -> int:
 
 
 @shared_task
+def webhook_deliveries_drain() -> int:
+    """Attempt due webhook deliveries, fairly across accounts, for a few seconds; then hand over to a fresh task
+    while work remains (one at a time: see services.webhook_drain_nudge)."""
+    attempted = services.webhook_deliveries_drain()
+    if services.webhook_drain_handover(attempted=attempted):
+        webhook_deliveries_drain.delay()
+    return attempted
+
+
+@shared_task
 def webhook_deliver_task(delivery_id: str) -> str | None:
-    delivery = services.webhook_deliver(delivery_id=delivery_id)
-    return str(delivery.status) if delivery else None
+    """Kept for tasks queued before the drain existed: such a delivery is simply left to the drain."""
+    services.webhook_drain_nudge()
+    return None
 
 
 @shared_task
 def webhook_deliveries_sweep() -> int:
-    """Beat: start every delivery whose next attempt is due (first attempts are enqueued at once)."""
-    due = services.webhook_deliveries_due()
-    for delivery_id in due:
-        webhook_deliver_task.delay(delivery_id)
-    return len(due)
+    """Beat: give up on deliveries past their retry window, and wake the drain when backed-off endpoints fall due."""
+    return services.webhook_deliveries_sweep()

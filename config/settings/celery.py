@@ -56,7 +56,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "events.sweep-notifications": {"task": "events.tasks.notifications_sweep", "schedule": 60.0},
     "events.adopt-orphans": {"task": "events.tasks.orphan_events_adopt", "schedule": 60.0},
     "events.reputation-check": {"task": "events.tasks.reputation_check_all", "schedule": 60.0},
-    "events.webhook-deliveries": {"task": "events.tasks.webhook_deliveries_sweep", "schedule": 30.0},
+    # Cheap (one indexed query): wakes the webhook drain when backed-off endpoints fall due.
+    "events.webhook-deliveries": {"task": "events.tasks.webhook_deliveries_sweep", "schedule": 5.0},
 }
 
 # The delivery engine, per worker process: sender threads (they overlap the provider's latency), the most messages

@@ -36,6 +36,17 @@ SESAME_NOTIFY_CONFIG_IDENTIFIER = env_str("SESAME_NOTIFY_CONFIG_IDENTIFIER")
 
 # Outbound webhooks to customers' endpoints.
 SESAME_WEBHOOK_RETRY_HOURS = env_int("SESAME_WEBHOOK_RETRY_HOURS", 24)
-SESAME_WEBHOOK_TIMEOUT_SECONDS = env_float("SESAME_WEBHOOK_TIMEOUT_SECONDS", 10.0)
+SESAME_WEBHOOK_TIMEOUT_SECONDS = env_float("SESAME_WEBHOOK_TIMEOUT_SECONDS", 5.0)
+# Per-account limits, so one account's endpoints cannot crowd out everyone else's deliveries.
+SESAME_WEBHOOK_MAX_ENDPOINTS = env_int("SESAME_WEBHOOK_MAX_ENDPOINTS", 10)
+SESAME_WEBHOOK_MAX_PENDING = env_int("SESAME_WEBHOOK_MAX_PENDING", 10_000)
+# Attempts in flight at once: in all (threads of the delivery drain) and per account.
+SESAME_WEBHOOK_CONCURRENCY = env_int("SESAME_WEBHOOK_CONCURRENCY", 32)
+SESAME_WEBHOOK_ACCOUNT_CONCURRENCY = env_int("SESAME_WEBHOOK_ACCOUNT_CONCURRENCY", 8)
+# A failing endpoint waits BASE, 2xBASE, 4xBASE ... up to MAX seconds between attempts, and is disabled (its owner
+# told) once it has failed without a success for DISABLE_AFTER_HOURS.
+SESAME_WEBHOOK_BACKOFF_BASE_SECONDS = env_int("SESAME_WEBHOOK_BACKOFF_BASE_SECONDS", 30)
+SESAME_WEBHOOK_BACKOFF_MAX_SECONDS = env_int("SESAME_WEBHOOK_BACKOFF_MAX_SECONDS", 3600)
+SESAME_WEBHOOK_DISABLE_AFTER_HOURS = env_int("SESAME_WEBHOOK_DISABLE_AFTER_HOURS", 24)
 # Refuse endpoints that resolve to private, loopback or link-local addresses (SSRF); tests and labs may allow.
 SESAME_WEBHOOK_ALLOW_PRIVATE_HOSTS = env_bool("SESAME_WEBHOOK_ALLOW_PRIVATE_HOSTS", False)

@@ -3,6 +3,7 @@
 import json
 import logging
 import time
+import uuid
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -11,7 +12,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import AwsConnection
@@ -28,6 +29,10 @@ MAX_ATTEMPTS = 10
 
 # One drain task at a time claims stored notifications and hands them to workers in batches, so a POST costs at
 # most one Redis SET instead of a Celery publish (the webhook must answer in milliseconds at hundreds per second).
+# Each batch is account-fair (every account's oldest waiting notification, then every account's second, ...), and
+# at most MAX_BATCHES_OUT batches are out with workers at a time, each working for at most about BATCH_SECONDS: a
+# new notification of a quiet account is early in the next batch, behind at most MAX_BATCHES_OUT x BATCH_SECONDS of
+# work, whatever another account's backlog. The broker holds O(1) of these tasks, never O(notifications).
 NUDGE_KEY = "sesame:events:drain"
 NUDGE_TTL = 30  # seconds; a drain that died frees the key by then (and the sweeper catches its leftovers)
 # A process that nudged this recently skips its next nudges: safe because a drain, after letting go of the key,
@@ -35,6 +40,14 @@ NUDGE_TTL = 30  # seconds; a drain that died frees the key by then (and the swee
 NUDGE_DEBOUNCE = 0.02
 DRAIN_LINGER = 0.1
 BATCH_SIZE = 25
+MAX_BATCHES_OUT = 4
+# A batch stops after this long and gives the rest back, so the wait behind the batches out stays bounded in time
+# even when one account's events are expensive (say, fanned out to many webhook endpoints).
+BATCH_SECONDS = 0.5
+# Batches out with workers: a sorted set of batch tokens scored by when they stop counting (a lost batch's
+# notifications are handed out again by the sweeper after a minute anyway). Rebuildable: empty means none out.
+BATCHES_KEY = "sesame:events:batches"
+BATCH_LEASE = 60
 _last_nudge = 0.0
 
 
@@ -61,15 +74,43 @@ def _nudge() -> None:
     notifications_drain.delay()
 
 
+def batches_room() -> int:
+    """How many more batches the drain may hand out now."""
+    client = _redis(settings.REDIS_URL)
+    if client is None:
+        return MAX_BATCHES_OUT
+    try:
+        client.zremrangebyscore(BATCHES_KEY, "-inf", time.time())
+        return MAX_BATCHES_OUT - int(client.zcard(BATCHES_KEY))
+    except redis.RedisError:
+        return MAX_BATCHES_OUT
+
+
+def notifications_batch_done(*, batch: str | None) -> None:
+    """A worker finished a batch: free its place and wake the drain for the next one."""
+    client = _redis(settings.REDIS_URL)
+    if not batch:
+        return  # not handed out by a drain (a direct call): nothing to free, nobody waiting on it
+    if client is not None:
+        try:
+            client.zrem(BATCHES_KEY, batch)
+        except redis.RedisError:
+            logger.warning(
+                "Redis unavailable to free notification batch %s; it frees itself in %ss", batch, BATCH_LEASE
+            )
+    if _claimable().exists():
+        _nudge()
+
+
 def drain_release() -> bool:
-    """Called by a drain with nothing left: let go of the key, linger, then look once more. True means go on
-    draining: a POST that committed meanwhile may have relied on us instead of nudging."""
+    """Called by a drain with nothing it may hand out: let go of the key, linger, then look once more. True means go
+    on draining: a POST or a finished batch that committed meanwhile may have relied on us instead of nudging."""
     client = _redis(settings.REDIS_URL)
     if client is None:
         return False
     client.delete(NUDGE_KEY)
     time.sleep(DRAIN_LINGER)
-    if not _claimable().exists():
+    if batches_room() <= 0 or not _claimable().exists():
         return False
     return bool(client.set(NUDGE_KEY, "1", nx=True, ex=NUDGE_TTL))
 
@@ -78,28 +119,83 @@ def _claimable() -> "QuerySet[SnsNotification]":
     return SnsNotification.objects.filter(processed_at__isnull=True, failed_at__isnull=True, enqueued_at__isnull=True)
 
 
+# Built from constants only (the table name), never from input. Walk the accounts with waiting notifications (a
+# loose index scan over sns_notification_waiting: one probe per account, whatever the backlog), take each one's
+# oldest, number them per account, and take turns: every account's first, then every account's second, ...
+_N = SnsNotification._meta.db_table
+_WAITING = "processed_at IS NULL AND failed_at IS NULL AND enqueued_at IS NULL"
+_CLAIM_SQL = f"""
+WITH RECURSIVE accounts AS (
+    (SELECT account_id FROM {_N} WHERE {_WAITING} ORDER BY account_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT n.account_id FROM {_N} n WHERE {_WAITING} AND n.account_id > a.account_id
+            ORDER BY n.account_id LIMIT 1)
+    FROM accounts a WHERE a.account_id IS NOT NULL
+),
+turns AS (
+    SELECT w.id, w.received_at, row_number() OVER (PARTITION BY a.account_id ORDER BY w.received_at, w.id) AS turn
+    FROM accounts a
+    CROSS JOIN LATERAL (
+        SELECT id, received_at FROM {_N} n WHERE n.account_id = a.account_id AND {_WAITING}
+        ORDER BY received_at LIMIT %(limit)s
+    ) w
+),
+picked AS (
+    SELECT id FROM {_N}
+    WHERE id IN (SELECT id FROM turns ORDER BY turn, received_at, id LIMIT %(limit)s) AND {_WAITING}
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {_N} SET enqueued_at = %(now)s WHERE id IN (SELECT id FROM picked) RETURNING id, account_id, received_at
+"""  # noqa: S608
+
+
+def _in_turns(rows: list[tuple[int, Any, datetime]], limit: int) -> list[int]:
+    """(id, account, received_at) rows in account turns: every account's oldest, then every account's second..."""
+    seen: dict[Any, int] = {}
+    turns = []
+    for pk, account_id, received_at in sorted(rows, key=lambda row: (row[2], row[0])):
+        seen[account_id] = seen.get(account_id, 0) + 1
+        turns.append((seen[account_id], received_at, pk))
+    return [pk for _, _, pk in sorted(turns)[:limit]]
+
+
 @transaction.atomic
-def notifications_claim(*, limit: int = 500, stale_before: datetime | None = None) -> list[int]:
-    """Mark up to `limit` waiting notifications as handed to workers and return their ids. With `stale_before`,
-    also re-claim those handed out before then and still unprocessed (the sweeper's case)."""
-    waiting = SnsNotification.objects.filter(processed_at__isnull=True, failed_at__isnull=True)
-    if stale_before is None:
-        waiting = waiting.filter(enqueued_at__isnull=True)
-    else:
-        waiting = waiting.filter(received_at__lt=stale_before).filter(
-            Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale_before)
-        )
-    ids = list(waiting.select_for_update(skip_locked=True).order_by("received_at").values_list("pk", flat=True)[:limit])
-    if ids:
-        SnsNotification.objects.filter(pk__in=ids).update(enqueued_at=timezone.now())
+def notifications_claim(*, limit: int = BATCH_SIZE) -> list[int]:
+    """Mark up to `limit` waiting notifications as handed to workers, in account-fair turns; returns their ids in
+    that order (a batch cut short by its time budget leaves the later turns, not a quiet account's only event)."""
+    now = timezone.now()
+    db = transaction.get_connection()
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL, {"limit": limit, "now": now})
+            return _in_turns(cursor.fetchall(), limit)
+    # The embedded SQLite default (one machine): the same turns in Python over the oldest waiting rows.
+    rows = list(_claimable().order_by("received_at", "id").values_list("pk", "account_id", "received_at")[: limit * 40])
+    ids = _in_turns(rows, limit)
+    SnsNotification.objects.filter(pk__in=ids).update(enqueued_at=now)
     return ids
 
 
+def notifications_unclaim(*, ids: list[int]) -> None:
+    """Give notifications a batch had no time for back to the drain, to be handed out again in fair turns."""
+    SnsNotification.objects.filter(pk__in=ids, processed_at__isnull=True, failed_at__isnull=True).update(
+        enqueued_at=None
+    )
+
+
 def notifications_dispatch(*, ids: list[int]) -> None:
+    """Hand claimed notifications to workers in batches, each counted as out until its worker is done."""
     from events.tasks import notification_process_batch
 
+    client = _redis(settings.REDIS_URL)
     for start in range(0, len(ids), BATCH_SIZE):
-        notification_process_batch.delay(ids[start : start + BATCH_SIZE])
+        batch = uuid.uuid4().hex
+        if client is not None:
+            try:
+                client.zadd(BATCHES_KEY, {batch: time.time() + BATCH_LEASE})
+            except redis.RedisError:
+                logger.warning("Redis unavailable to count notification batches out")
+        notification_process_batch.delay(ids[start : start + BATCH_SIZE], batch)
 
 
 def notification_store(
@@ -301,7 +397,14 @@ def notification_retry(*, notification: SnsNotification) -> None:
 
 
 def notifications_sweep(*, older_than_seconds: int = 60, limit: int = 2000) -> int:
-    """Hand out again what a lost task, a crashed worker or a processing error left unprocessed."""
-    ids = notifications_claim(limit=limit, stale_before=timezone.now() - timedelta(seconds=older_than_seconds))
-    notifications_dispatch(ids=ids)
-    return len(ids)
+    """Hand back to the drain what a lost task, a crashed worker or a processing error left unprocessed (handed out
+    more than `older_than_seconds` ago), and wake it for anything left waiting that long. Returns how many."""
+    stale_before = timezone.now() - timedelta(seconds=older_than_seconds)
+    unfinished = SnsNotification.objects.filter(processed_at__isnull=True, failed_at__isnull=True)
+    stale = list(unfinished.filter(enqueued_at__lt=stale_before).values_list("pk", flat=True)[:limit])
+    if stale:
+        unfinished.filter(pk__in=stale, enqueued_at__lt=stale_before).update(enqueued_at=None)
+    waiting = _claimable().filter(received_at__lt=stale_before).exclude(pk__in=stale).count()
+    if stale or _claimable().exists():
+        _nudge()
+    return len(stale) + waiting

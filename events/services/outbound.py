@@ -2,6 +2,9 @@
 
 The signature header is `Sesame-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`:
 receivers recompute it over the raw body and refuse stale timestamps, which stops replays.
+
+This module holds the endpoints (with the per-account endpoint limit), the deliveries' creation (with the
+per-account pending limit) and the one HTTP call; `webhook_drain` attempts the deliveries, fairly across accounts.
 """
 
 import hashlib
@@ -12,7 +15,7 @@ import logging
 import secrets
 import socket
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,24 +23,25 @@ from urllib.parse import urlsplit
 import urllib3
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from accounts.models import Account
 from emails.models import Email, EmailEvent
 from events import parsing
-from events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from events.models import WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger("sesame.events")
 
 SECRET_PREFIX = "whsec_"  # noqa: S105  (a label, not a secret)
 EVENT_TYPES = (*parsing.KNOWN_TYPES, "*")
-# Seconds to wait after each failed attempt; the last step repeats until the retry window ends.
-RETRY_DELAYS = (30, 120, 600, 1800, 3600, 7200, 14400)
-# An attempt in flight holds its delivery this long, so the sweeper does not start a second one.
-_LEASE = timedelta(minutes=2)
 
 
 class EndpointRefused(ValueError):
+    pass
+
+
+class EndpointLimitReached(EndpointRefused):
     pass
 
 
@@ -72,12 +76,30 @@ def _check_types(event_types: list[str]) -> list[str]:
     return sorted(set(event_types))
 
 
+def _lock_account_endpoints(account_id: Any) -> None:
+    """Serialise endpoint creation per account, so two concurrent requests cannot both take the last slot."""
+    db = transaction.get_connection()
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"sesame:webhook-endpoints:{account_id}"])
+
+
 @transaction.atomic
 def webhook_endpoint_create(
     *, account: Account, url: str, event_types: list[str], description: str = "", is_active: bool = True
 ) -> tuple[WebhookEndpoint, str]:
-    """Create an endpoint; the plaintext secret exists only in this return value (and, encrypted, in the row)."""
+    """Create an endpoint; the plaintext secret exists only in this return value (and, encrypted, in the row).
+
+    Raises EndpointLimitReached when the account already has SESAME_WEBHOOK_MAX_ENDPOINTS endpoints (active,
+    paused or disabled: they all count)."""
     webhook_url_check(url)
+    _lock_account_endpoints(account.pk)
+    limit = settings.SESAME_WEBHOOK_MAX_ENDPOINTS
+    if WebhookEndpoint.objects.filter(account=account).count() >= limit:
+        raise EndpointLimitReached(
+            f"This account already has {limit} webhook endpoints, the most allowed "
+            f"(SESAME_WEBHOOK_MAX_ENDPOINTS={limit}). Delete one, or subscribe an existing one to more event types."
+        )
     secret = _new_secret()
     endpoint = WebhookEndpoint.objects.create(
         account=account,
@@ -91,15 +113,33 @@ def webhook_endpoint_create(
     return endpoint, secret
 
 
+def _clear_failures(endpoint: WebhookEndpoint) -> None:
+    endpoint.consecutive_failures = 0
+    endpoint.failing_since = endpoint.retry_at = None
+
+
 @transaction.atomic
 def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
+    """Change an endpoint. `is_active=True` also re-enables one Sesame disabled: its failure streak and backoff are
+    cleared and its pending deliveries are attempted again at once. A new URL clears the streak too."""
     if "url" in changes:
         webhook_url_check(changes["url"])
     if "event_types" in changes:
         changes["event_types"] = _check_types(changes["event_types"])
+    resume = False
+    if changes.get("url", endpoint.url) != endpoint.url:
+        _clear_failures(endpoint)
+        resume = True
+    if changes.get("is_active") is True and (not endpoint.is_active or endpoint.disabled_at is not None):
+        _clear_failures(endpoint)
+        endpoint.disabled_at, endpoint.disabled_reason = None, ""
+        endpoint.disabled_notice, endpoint.disabled_notice_error = None, ""
+        resume = True
     for name, value in changes.items():
         setattr(endpoint, name, value)
     endpoint.save()
+    if resume:
+        transaction.on_commit(_nudge_drain, robust=True)
     return endpoint
 
 
@@ -131,13 +171,18 @@ def event_payload(event: EmailEvent, email: Email | None) -> dict[str, Any]:
     }
 
 
-def _enqueue(delivery_id: str) -> None:
-    from events.tasks import webhook_deliver_task
+def _nudge_drain() -> None:
+    from events.services.webhook_drain import webhook_drain_nudge
 
-    webhook_deliver_task.delay(delivery_id)
+    webhook_drain_nudge()
 
 
 def webhook_deliveries_create(*, events: list[EmailEvent], email: Email | None) -> int:
+    """Queue each event for each active endpoint of its account that wants it; the drain attempts them.
+
+    At most SESAME_WEBHOOK_MAX_PENDING deliveries wait per account: beyond that the oldest waiting ones are dropped
+    (status `dropped`, counted on their endpoint), so new events keep flowing to endpoints that work while a dead
+    one's backlog is what gives way."""
     account_id = events[0].account_id if events else None
     if account_id is None:
         return 0
@@ -159,14 +204,71 @@ def webhook_deliveries_create(*, events: list[EmailEvent], email: Email | None) 
             if endpoint.wants(event.event_type)
         ]
     )
-    for delivery in deliveries:
-        transaction.on_commit(partial(_enqueue, str(delivery.pk)), robust=True)
+    if deliveries:
+        webhook_deliveries_trim(account_id=account_id)
+        transaction.on_commit(_nudge_drain, robust=True)
     return len(deliveries)
+
+
+def webhook_deliveries_trim(*, account_id: Any) -> int:
+    """Drop the account's oldest waiting deliveries beyond SESAME_WEBHOOK_MAX_PENDING. Returns how many."""
+    pending = WebhookDelivery.objects.filter(account_id=account_id, status=WebhookDelivery.Status.PENDING)
+    excess = pending.count() - settings.SESAME_WEBHOOK_MAX_PENDING
+    if excess <= 0:
+        return 0
+    now = timezone.now()
+    # Attempts in flight finish on their own; rows another transaction holds are left for the next trim.
+    victims = list(
+        pending.filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+        .select_for_update(skip_locked=True)
+        .order_by("created_at", "id")
+        .values_list("pk", "endpoint_id")[:excess]
+    )
+    if not victims:
+        return 0
+    limit = settings.SESAME_WEBHOOK_MAX_PENDING
+    WebhookDelivery.objects.filter(pk__in=[pk for pk, _ in victims]).update(
+        status=WebhookDelivery.Status.DROPPED,
+        next_attempt_at=None,
+        leased_until=None,
+        last_error=f"Dropped: the account had more than {limit} deliveries waiting (SESAME_WEBHOOK_MAX_PENDING).",
+    )
+    per_endpoint: dict[Any, int] = {}
+    for _, endpoint_id in victims:
+        per_endpoint[endpoint_id] = per_endpoint.get(endpoint_id, 0) + 1
+    # The counters are written after the commit, each in its own short statement: holding endpoint rows for the
+    # rest of an ingestion batch would stall the delivery drain, which records every account's attempts.
+    transaction.on_commit(partial(_count_dropped, per_endpoint, now), robust=True)
+    logger.warning("Webhook deliveries dropped account=%s count=%s (pending limit %s)", account_id, len(victims), limit)
+    return len(victims)
+
+
+def _count_dropped(per_endpoint: dict[Any, int], at: datetime) -> None:
+    added = Case(*(When(pk=pk, then=Value(n)) for pk, n in per_endpoint.items()), default=Value(0))
+    WebhookEndpoint.objects.filter(pk__in=list(per_endpoint)).update(
+        deliveries_dropped=F("deliveries_dropped") + added, last_dropped_at=at
+    )
 
 
 def signature_header(secret: str, timestamp: int, body: bytes) -> str:
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
+
+
+def delivery_request(delivery: WebhookDelivery) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one attempt, signed now."""
+    if delivery.payload.get("email_id") is None and delivery.event is not None and delivery.event.email_id:
+        delivery.payload["email_id"] = str(delivery.event.email_id)  # adopted since the event arrived
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Sesame-Webhooks/1.0",
+        "Sesame-Event-Type": delivery.event_type,
+        "Sesame-Event-Id": str(delivery.payload.get("id", "")),
+        "Sesame-Delivery-Id": str(delivery.pk),
+        "Sesame-Signature": signature_header(delivery.endpoint.secret, int(time.time()), body),
+    }
+    return body, headers
 
 
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
@@ -197,80 +299,3 @@ def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tup
     finally:
         pool.close()
     return int(response.status), excerpt
-
-
-def webhook_deliver(*, delivery_id: Any) -> WebhookDelivery | None:
-    """One attempt. A conditional UPDATE claims the delivery, so a duplicated task cannot POST twice at once."""
-    now = timezone.now()
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(next_attempt_at=now + _LEASE)
-    if not claimed:
-        return None
-    delivery = WebhookDelivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
-    endpoint = delivery.endpoint
-    if delivery.payload.get("email_id") is None and delivery.event is not None and delivery.event.email_id:
-        delivery.payload["email_id"] = str(delivery.event.email_id)  # adopted since the event arrived
-    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-    stamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "Sesame-Webhooks/1.0",
-        "Sesame-Event-Type": delivery.event_type,
-        "Sesame-Event-Id": str(delivery.payload.get("id", "")),
-        "Sesame-Delivery-Id": str(delivery.pk),
-        "Sesame-Signature": signature_header(endpoint.secret, stamp, body),
-    }
-    started = time.monotonic()
-    status_code: int | None = None
-    excerpt = error = ""
-    if not endpoint.is_active:
-        error = "Endpoint is disabled."
-    else:
-        try:
-            status_code, excerpt = _post(endpoint.url, body, headers, settings.SESAME_WEBHOOK_TIMEOUT_SECONDS)
-        except Exception as exc:  # any network or TLS failure is one failed attempt, retried later
-            error = f"{type(exc).__name__}: {exc}"[:1000]
-    attempt = WebhookAttempt.objects.create(
-        delivery=delivery,
-        attempted_at=now,
-        status_code=status_code,
-        duration_ms=int((time.monotonic() - started) * 1000),
-        response_excerpt=excerpt,
-        error=error,
-    )
-    delivery.attempts += 1
-    delivery.last_status_code = status_code
-    delivery.last_error = error or ("" if attempt.succeeded else f"HTTP {status_code}: {excerpt[:200]}")
-    finished = timezone.now()
-    if attempt.succeeded:
-        delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
-            WebhookDelivery.Status.DELIVERED,
-            finished,
-            None,
-        )
-    else:
-        wait = RETRY_DELAYS[min(delivery.attempts, len(RETRY_DELAYS)) - 1]
-        retry_at = finished + timedelta(seconds=wait)
-        if retry_at > delivery.give_up_at or not endpoint.is_active:
-            delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, None
-        else:
-            delivery.next_attempt_at = retry_at
-    delivery.save()
-    return delivery
-
-
-def webhook_deliveries_due(*, limit: int = 500) -> list[str]:
-    due = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
-    return [str(pk) for pk in due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit]]
-
-
-def webhook_delivery_retry(*, delivery: WebhookDelivery) -> None:
-    """An operator's "retry now": back to pending, with at least an hour more to succeed."""
-    now = timezone.now()
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=WebhookDelivery.Status.PENDING,
-        next_attempt_at=now,
-        give_up_at=max(delivery.give_up_at, now + timedelta(hours=1)),
-    )
-    transaction.on_commit(partial(_enqueue, str(delivery.pk)), robust=True)

@@ -42,6 +42,8 @@ def _eager_tasks(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     # Inline, a drain cannot race a POST: no need to linger before stopping, nor to debounce nudges.
     monkeypatch.setattr("events.services.notifications.DRAIN_LINGER", 0)
     monkeypatch.setattr("events.services.notifications.NUDGE_DEBOUNCE", 0)
+    monkeypatch.setattr("events.services.webhook_drain.DRAIN_LINGER", 0)
+    monkeypatch.setattr("events.services.webhook_drain.NUDGE_DEBOUNCE", 0)
 
     for task in vars(tasks).values():
         if isinstance(task, Task):

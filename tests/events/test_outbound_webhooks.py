@@ -10,6 +10,7 @@ import pytest
 from django.db import connection as db
 from django.utils import timezone
 
+from events import services, tasks
 from events.models import WebhookDelivery, WebhookEndpoint
 from events.services import outbound
 from tests.events.conftest import fixture_payload, sent_email
@@ -93,45 +94,54 @@ def test_each_event_is_posted_signed_with_a_timestamp(account, connection, endpo
     assert WebhookDelivery.objects.get().status == "delivered"
 
 
-def test_failures_are_retried_with_backoff_then_given_up_after_a_day(connection, endpoint, receive, client_for):
+def test_failures_back_the_endpoint_off_then_the_delivery_is_given_up_after_a_day(
+    connection, endpoint, receive, client_for
+):
     with mock.patch.object(outbound, "_post", return_value=(503, "busy")):
         receive(connection, fixture_payload("ses-events/delivery.json"))
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == "pending" and delivery.attempts == 1 and delivery.last_status_code == 503
     assert abs(delivery.give_up_at - delivery.created_at - timedelta(hours=24)) < timedelta(seconds=1)
+    hook = WebhookEndpoint.objects.get()
+    assert hook.consecutive_failures == 1 and hook.retry_at == delivery.next_attempt_at
+    assert hook.retry_at is not None
 
-    assert delivery.next_attempt_at is not None
-    waits = [delivery.next_attempt_at - timezone.now()]
+    waits = [hook.retry_at - timezone.now()]
     with mock.patch.object(outbound, "_post", side_effect=TimeoutError("read timed out")):
-        for _ in range(4):  # each retry as it falls due
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-            outbound.webhook_deliver(delivery_id=delivery.pk)
-            delivery.refresh_from_db()
-            assert delivery.next_attempt_at is not None
-            waits.append(delivery.next_attempt_at - timezone.now())
-        assert [round(w.total_seconds() / 30) * 30 for w in waits] == [30, 120, 600, 1800, 3600]
+        for _ in range(4):  # each retry as the endpoint's backoff runs out
+            WebhookEndpoint.objects.update(retry_at=timezone.now())
+            assert services.webhook_deliveries_drain() == 1
+            hook.refresh_from_db()
+            assert hook.retry_at is not None
+            waits.append(hook.retry_at - timezone.now())
+        assert [round(w.total_seconds() / 30) * 30 for w in waits] == [30, 60, 120, 240, 480]
         # Near the end of the 24 hours, a failure whose next retry would fall outside the window gives up.
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            next_attempt_at=timezone.now(), give_up_at=timezone.now() + timedelta(minutes=30)
-        )
-        outbound.webhook_deliver(delivery_id=delivery.pk)
+        WebhookDelivery.objects.update(give_up_at=timezone.now() + timedelta(minutes=5))
+        WebhookEndpoint.objects.update(retry_at=timezone.now())
+        services.webhook_deliveries_drain()
     delivery.refresh_from_db()
     assert delivery.status == "failed" and delivery.next_attempt_at is None
-    assert "TimeoutError: read timed out" in delivery.last_error
+    assert "TimeoutError: read timed out" in delivery.last_error and "gave up" in delivery.last_error
     history = client_for.get(f"/v1/webhooks/{endpoint['id']}/deliveries").json()["results"]
     assert history[0]["status"] == "failed" and len(history[0]["attempt_log"]) == 6
+    shown = client_for.get(f"/v1/webhooks/{endpoint['id']}").json()
+    assert shown["status"] == "active" and shown["consecutive_failures"] == 6
+    assert "TimeoutError" in shown["last_error"] and shown["retry_at"] is not None
 
 
-def test_a_success_after_failures_is_delivered(connection, endpoint, receive):
+def test_a_success_after_failures_is_delivered_and_clears_the_backoff(connection, endpoint, receive):
     with mock.patch.object(outbound, "_post", side_effect=[(500, "oops"), (204, "")]):
         receive(connection, fixture_payload("ses-events/delivery.json"))
-        WebhookDelivery.objects.update(next_attempt_at=timezone.now())
-        from events import tasks
-
-        assert tasks.webhook_deliveries_sweep() == 1
+        assert WebhookEndpoint.objects.get().consecutive_failures == 1
+        assert services.webhook_deliveries_drain() == 0  # backed off: not due yet
+        WebhookEndpoint.objects.update(retry_at=timezone.now() - timedelta(seconds=1))
+        tasks.webhook_deliveries_sweep()  # beat: the backoff ran out, so it wakes the drain
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == "delivered" and delivery.attempts == 2
     assert [a.status_code for a in delivery.attempt_log.order_by("attempted_at")] == [500, 204]
+    hook = WebhookEndpoint.objects.get()
+    assert (hook.consecutive_failures, hook.retry_at, hook.failing_since) == (0, None, None)
+    assert hook.last_success_at is not None
 
 
 def test_another_accounts_events_are_not_sent_to_my_endpoint(other_account, endpoint, receive):
