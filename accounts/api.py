@@ -1,7 +1,8 @@
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from django.db.models import ProtectedError
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -20,7 +21,9 @@ from accounts.serializers import (
     AwsConnectionSerializer,
     AwsConnectionWriteSerializer,
 )
+from config.api.errors import Conflict
 from config.api.schema import common_responses, unprocessable
+from config.api.serializers import DetailSerializer
 
 ACCOUNT_EXAMPLE = {
     "id": "5f0c5c8e-3a52-4b8e-9d3c-2d2b8f1e7a10",
@@ -42,6 +45,10 @@ TOKEN_EXAMPLE = {
     "revoked": False,
     "revoked_at": None,
 }
+CONNECTION_IN_USE = (
+    "Emails were sent through this connection, and their history needs it: deactivate it with "
+    '`{"is_active": false}` instead of deleting it.'
+)
 CONNECTION_EXAMPLE = {
     "id": "0f4e6d1c-8a3b-4c2d-9e1f-7a6b5c4d3e2f",
     "identifier": "my-default-config",
@@ -71,8 +78,9 @@ class AccountRetrieveApi(APIView):
 @extend_schema_view(
     list=extend_schema(
         summary="List API tokens",
+        description="Newest first, cursor-paginated.",
         responses={200: ApiTokenSerializer(many=True), **common_responses()},
-        examples=[OpenApiExample("Tokens", value=[TOKEN_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Page", value=TOKEN_EXAMPLE, response_only=True)],
     ),
     retrieve=extend_schema(
         summary="One API token",
@@ -94,7 +102,6 @@ class ApiTokenViewSet(
 ):
     scoped_model = ApiToken
     serializer_class = ApiTokenSerializer
-    pagination_class = None
 
     @extend_schema(
         summary="Create an API token",
@@ -149,8 +156,9 @@ _CONNECTION_WRITE_EXAMPLES = [
 @extend_schema_view(
     list=extend_schema(
         summary="List AWS connections",
+        description="Newest first, cursor-paginated.",
         responses={200: AwsConnectionSerializer(many=True), **common_responses()},
-        examples=[OpenApiExample("Connections", value=[CONNECTION_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Page", value=CONNECTION_EXAMPLE, response_only=True)],
     ),
     retrieve=extend_schema(
         summary="One AWS connection",
@@ -172,13 +180,23 @@ _CONNECTION_WRITE_EXAMPLES = [
         examples=_CONNECTION_WRITE_EXAMPLES,
     ),
     destroy=extend_schema(
-        summary="Delete an AWS connection", responses={204: None, **common_responses(with_not_found=True)}
+        summary="Delete an AWS connection",
+        description="A connection that has sent emails keeps their history: it answers 409; deactivate it instead "
+        '(`{"is_active": false}`).',
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                DetailSerializer,
+                description="Emails were sent through this connection.",
+                examples=[OpenApiExample("In use", value={"detail": CONNECTION_IN_USE})],
+            ),
+            **common_responses(with_not_found=True),
+        },
     ),
 )
 class AwsConnectionViewSet(AccountScopedMixin[AwsConnection], viewsets.ModelViewSet):
     scoped_model = AwsConnection
     serializer_class = AwsConnectionSerializer
-    pagination_class = None
     http_method_names = ["get", "post", "patch", "delete"]
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -191,6 +209,12 @@ class AwsConnectionViewSet(AccountScopedMixin[AwsConnection], viewsets.ModelView
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from exc
         return Response(AwsConnectionSerializer(connection).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: AwsConnection) -> None:
+        try:
+            instance.delete()
+        except ProtectedError as exc:
+            raise Conflict(CONNECTION_IN_USE) from exc
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         connection = self.get_object()

@@ -1,6 +1,5 @@
 """Segments: the filters of GET /v1/contacts, which saved segments store as the same query parameters."""
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +14,7 @@ from rest_framework.request import Request
 from accounts.models import Account
 from accounts.permissions import request_account
 from config.api.errors import RequestValidationError
+from config.api.filters import IsoDateTimeFilter, finite_number
 from contacts.models import Contact, ContactEvent, Segment
 from contacts.normalize import clean_tag_names, tag_key
 from contacts.tagging import tags_resolve
@@ -61,11 +61,9 @@ def _json_alternatives(expected: str) -> list[Any]:
     if lowered in ("true", "false"):
         values.append(lowered == "true")
     else:
-        try:
-            values.append(int(expected))
-        except ValueError:
-            with contextlib.suppress(ValueError):
-                values.append(float(expected))
+        number = finite_number(expected)
+        if number is not None:
+            values.append(number)
     return values
 
 
@@ -81,15 +79,15 @@ class ContactFilter(django_filters.FilterSet):
     attribute = AttributeFilter(
         method="filter_attributes", help_text="`key:value` equality on attributes; repeat for several (AND)."
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    last_seen_after = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
-    last_seen_before = django_filters.IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    last_seen_after = IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
+    last_seen_before = IsoDateTimeFilter(field_name="last_seen_at", lookup_expr="lt")
     did_event = django_filters.CharFilter(method="_joint", help_text="Did the event with this name …")
     did_event_times = django_filters.NumberFilter(method="_joint", min_value=1, help_text="… at least N times …")
-    did_event_since = django_filters.IsoDateTimeFilter(method="_joint", help_text="… since this time.")
+    did_event_since = IsoDateTimeFilter(method="_joint", help_text="… since this time.")
     did_not_event = django_filters.CharFilter(method="_joint", help_text="Did not do the event with this name …")
-    did_not_event_since = django_filters.IsoDateTimeFilter(method="_joint", help_text="… since this time.")
+    did_not_event_since = IsoDateTimeFilter(method="_joint", help_text="… since this time.")
     segment = django_filters.NumberFilter(method="filter_segment", help_text="Members of this saved segment.")
 
     class Meta:

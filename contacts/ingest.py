@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
 
 from accounts.models import Account
+from config.api.datetimes import InvalidDateTime, parse_iso_datetime
 from contacts.models import Contact, ContactEvent
 from contacts.normalize import clean_tag_names, normalize_email, normalize_mobile, tag_key
 from contacts.tagging import TagChange, contacts_retag, tags_resolve
@@ -56,9 +57,9 @@ def _datetime(value: Any, now: datetime) -> datetime:
     if not isinstance(value, str):
         raise ValidationError("Give occurred_at as an ISO 8601 string, e.g. 2026-11-22T10:00:00Z.")
     try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise ValidationError(f"{value!r} is not an ISO 8601 date-time, e.g. 2026-11-22T10:00:00Z.") from exc
+        moment = parse_iso_datetime(value)
+    except InvalidDateTime as exc:
+        raise ValidationError(f"occurred_at {exc.message}.") from exc
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     if moment > now + FUTURE_TOLERANCE:
         raise ValidationError("occurred_at is more than a day in the future; send the time the event happened.")
@@ -106,7 +107,7 @@ def event_from_item(item: Any, *, now: datetime) -> tuple[EventInput | None, lis
     except ValidationError as exc:
         errors.append((["occurred_at"], exc.messages[0], "value_error.datetime"))
     source = item.get("source", ContactEvent.Source.API)
-    if source in _SOURCES:
+    if isinstance(source, str) and source in _SOURCES:
         values["source"] = source
     else:
         errors.append(

@@ -1,10 +1,10 @@
-import contextlib
 import re
 from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
 
+from config.api.filters import IsoDateTimeFilter, finite_number
 from emails.models import Email, Suppression
 
 _CUSTOM_FIELD_PARAM = re.compile(r"^custom_fields__([A-Za-z0-9_-]+)$")
@@ -15,11 +15,9 @@ def _json_scalar_candidates(raw: str) -> list[Any]:
     candidates: list[Any] = [raw]
     if raw in {"true", "false"}:
         candidates.append(raw == "true")
-    try:
-        candidates.append(int(raw))
-    except ValueError:
-        with contextlib.suppress(ValueError):
-            candidates.append(float(raw))
+    number = finite_number(raw)
+    if number is not None:
+        candidates.append(number)
     return candidates
 
 
@@ -31,10 +29,10 @@ class EmailFilter(django_filters.FilterSet):
     client_email_id = django_filters.CharFilter()
     config_identifier = django_filters.CharFilter(field_name="connection__identifier")
     priority = django_filters.NumberFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    send_at_after = django_filters.IsoDateTimeFilter(field_name="send_at", lookup_expr="gte")
-    send_at_before = django_filters.IsoDateTimeFilter(field_name="send_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    send_at_after = IsoDateTimeFilter(field_name="send_at", lookup_expr="gte")
+    send_at_before = IsoDateTimeFilter(field_name="send_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="filter_search", help_text="Text in the subject or an address.")
 
     class Meta:
@@ -75,7 +73,7 @@ class EmailFilter(django_filters.FilterSet):
 class SuppressionFilter(django_filters.FilterSet):
     address = django_filters.CharFilter(lookup_expr="iexact")
     reason = django_filters.MultipleChoiceFilter(choices=Suppression.Reason.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = Suppression

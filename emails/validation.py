@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from config.api.datetimes import InvalidDateTime, parse_iso_datetime
 from config.api.errors import ErrorEntry, Loc, error_entry
 from emails.addresses import Address, AddressError, parse_address
 
@@ -154,13 +154,17 @@ def _schedule(data: Mapping[str, Any], errors: _Errors, now: datetime) -> dateti
     value = data.get("schedule_send_at")
     if value is None:
         return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
-    if parsed is None:
+    if not isinstance(value, str):
         errors.add(
             ["schedule_send_at"],
             "must be an ISO 8601 date-time, e.g. 2025-01-23T04:37:12+00:00",
             "value_error.datetime",
         )
+        return None
+    try:
+        parsed = parse_iso_datetime(value)
+    except InvalidDateTime as exc:
+        errors.add(["schedule_send_at"], exc.message, exc.code)
         return None
     if timezone.is_naive(parsed):
         errors.add(

@@ -4,16 +4,19 @@ Validation problems answer 422 `{"detail": [{"loc": [...], "msg": "...", "type":
 which Pendable's clients already parse); every other error answers `{"detail": "..."}`.
 """
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.api.messages import MISSING_TOKEN
+
+logger = logging.getLogger("sesame.api")
 
 Loc = list[str | int]
 ErrorEntry = dict[str, Any]
@@ -55,12 +58,36 @@ class UnprocessableEntity(exceptions.ValidationError):
         self.entries = entries
 
 
-def error_entry(loc: Loc, msg: str, code: str) -> ErrorEntry:
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the object."
+    default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+def error_entry(loc: Sequence[Any], msg: Any, code: Any) -> ErrorEntry:
+    """One {loc, msg, type}. Total: whatever the caller passes (a key that is not valid Unicode, a number, an
+    object), the entry can be rendered as UTF-8 JSON."""
+    code = _encodable(str(code or "invalid"))
     return {
-        "loc": loc,
-        "msg": _MSG_FOR_CODE.get(code, msg),
+        "loc": [_loc_key(part) for part in loc],
+        "msg": _MSG_FOR_CODE.get(code) or _encodable(str(msg)),
         "type": _TYPE_FOR_CODE.get(code, code if "." in code else f"value_error.{code}"),
     }
+
+
+def _encodable(text: str) -> str:
+    """Lone surrogates cannot be written as UTF-8; they are shown as their escape (\\ud800) instead."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def flatten_errors(detail: Any, loc: Loc) -> list[ErrorEntry]:
@@ -85,10 +112,11 @@ def flatten_errors(detail: Any, loc: Loc) -> list[ErrorEntry]:
 
 
 def _loc_key(key: Any) -> str | int:
-    if isinstance(key, int):
+    """List positions stay integers; every other key (a field name, a caller's custom field) stays text, so
+    "²" or "007" are reported as sent."""
+    if isinstance(key, int) and not isinstance(key, bool):
         return key
-    text = str(key)
-    return int(text) if text.isdigit() else text
+    return _encodable(key if isinstance(key, str) else str(key))
 
 
 def validation_response(entries: list[ErrorEntry]) -> Response:
@@ -96,6 +124,18 @@ def validation_response(entries: list[ErrorEntry]) -> Response:
 
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
+    try:
+        return _handle(exc, context)
+    except Exception:  # the error path must never become a 500 of its own
+        logger.exception("Could not build the error response for %s", type(exc).__name__)
+        if isinstance(exc, exceptions.ValidationError):
+            return validation_response([error_entry(["body"], "The request is invalid.", "invalid")])
+        if isinstance(exc, exceptions.APIException):
+            return Response({"detail": "The request failed."}, status=exc.status_code)
+        return None  # DRF then treats it as the unhandled error it is
+
+
+def _handle(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     if isinstance(exc, exceptions.ParseError):
         return validation_response(
             [
@@ -125,6 +165,12 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     if isinstance(exc, exceptions.ValidationError):
         location = getattr(exc, "location", "body")
         return validation_response(flatten_errors(exc.detail, [location]))
+    if isinstance(exc, ProtectedError | RestrictedError):
+        # A delete that other rows still depend on: the caller's conflict, not a server error.
+        return Response(
+            {"detail": "Other records still refer to this object, so it cannot be deleted."},
+            status=status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, Http404 | exceptions.NotFound):
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, exceptions.Throttled):
@@ -135,6 +181,9 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     if isinstance(exc, exceptions.AuthenticationFailed | DjangoPermissionDenied):
         # Pendable answers 403 for every authentication problem; clients depend on that.
         return Response({"detail": _detail_text(exc)}, status=status.HTTP_403_FORBIDDEN)
+    # Imported here: rest_framework.views reads the API settings, which name this package's parser.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     response = drf_exception_handler(exc, dict(context))
     if response is not None and isinstance(response.data, Mapping) and "detail" not in response.data:
         response.data = {"detail": response.data}

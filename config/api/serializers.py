@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
@@ -40,8 +41,18 @@ class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
     pass
 
 
+@extend_schema_field({"anyOf": [{"type": "string"}, {"type": "integer"}]})
+class LocPartField(serializers.Field):
+    """A field name or object key (string), or a position in a list (integer): ["body", "cc", 1]."""
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class ValidationErrorItemSerializer(serializers.Serializer):
-    loc = serializers.ListField(child=serializers.CharField(), help_text='Where the problem is: ["body", "to"]')
+    loc = serializers.ListField(
+        child=LocPartField(), help_text='Where the problem is: ["body", "to"], or ["body", "cc", 1] in a list.'
+    )
     msg = serializers.CharField(help_text="What is wrong and how to fix it.")
     type = serializers.CharField(help_text="Machine-readable kind, e.g. value_error.missing.")
 

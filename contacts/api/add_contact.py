@@ -4,13 +4,13 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import request_account
 from config.api.errors import flatten_errors
+from config.api.parsers import FormParser, JsonParser, MultiPartParser
 from contacts import services
 from contacts.api.base import ContactsApiMixin
 from contacts.api.serializers import AddContactResultSerializer, AddContactSerializer
@@ -33,6 +33,7 @@ _MESSAGES = {
     status.HTTP_403_FORBIDDEN: "Authentication failed",
     status.HTTP_404_NOT_FOUND: "Not found",
     status.HTTP_405_METHOD_NOT_ALLOWED: "Method not allowed",
+    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE: "Request too large",
     status.HTTP_429_TOO_MANY_REQUESTS: "Rate limit exceeded",
 }
 
@@ -50,7 +51,7 @@ def _describe(entries: list[dict[str, Any]]) -> str:
 
 
 class AddContactApi(ContactsApiMixin, APIView):
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [JsonParser, FormParser, MultiPartParser]
 
     @extend_schema(
         summary="Add or update a contact (Send With SES)",
@@ -81,6 +82,7 @@ class AddContactApi(ContactsApiMixin, APIView):
                 ],
             ),
             403: OpenApiResponse(AddContactResultSerializer, description="Missing or wrong template-key."),
+            413: OpenApiResponse(AddContactResultSerializer, description="The body is too large."),
             429: OpenApiResponse(AddContactResultSerializer, description="Your plan's per-minute budget is spent."),
         },
         examples=[OpenApiExample("The Send With SES example", value=SEED_BODY, request_only=True)],

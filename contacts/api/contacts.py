@@ -4,23 +4,31 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.permissions import request_account
 from accounts.scoping import AccountScopedMixin
 from config.api.errors import RequestValidationError
+from config.api.filters import IsoDateTimeFilter
+from config.api.pagination import CursorPagination
 from config.api.schema import common_responses, unprocessable
 from contacts import services
 from contacts.api.base import ContactsApiMixin, QueryFilterBackend, contact_error
 from contacts.api.serializers import (
     ContactCreateSerializer,
     ContactEventSerializer,
+    ContactPageSerializer,
     ContactSerializer,
     ContactWriteSerializer,
     CountSerializer,
@@ -81,16 +89,13 @@ class TimelineCursorPagination(CursorPagination):
     """Newest first by when it happened; `?limit=` up to 500."""
 
     ordering = ("-occurred_at", "-id")
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 500
 
 
 class ContactEventFilter(django_filters.FilterSet):
     name = django_filters.BaseInFilter(field_name="name", help_text="Event name(s), comma-separated.")
     source = django_filters.ChoiceFilter(field_name="source", choices=ContactEvent.Source.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    since = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = ContactEvent
@@ -110,8 +115,22 @@ def serialize_contacts(contacts: Iterable[Contact], *, account_id: Any, many: bo
         description="Newest first, cursor-paginated. Every filter below combines with AND; `?count=1` answers only "
         '`{"count": N}`. Unknown parameters are refused (422), so a typo never returns everyone.',
         parameters=[OpenApiParameter("count", OpenApiTypes.BOOL, description="Answer only the number of matches.")],
-        responses={200: ContactSerializer(many=True), 422: unprocessable(), **common_responses()},
-        examples=[OpenApiExample("Contacts", value=[CONTACT_EXAMPLE], response_only=True)],
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="ContactPageOrCount",
+                serializers=[ContactPageSerializer, CountSerializer],
+                resource_type_field_name=None,
+                many=False,
+            ),
+            422: unprocessable(),
+            **common_responses(),
+        },
+        examples=[
+            OpenApiExample(
+                "Contacts", value={"next": None, "previous": None, "results": [CONTACT_EXAMPLE]}, response_only=True
+            ),
+            OpenApiExample("Count", value={"count": 1834}, response_only=True),
+        ],
     ),
     retrieve=extend_schema(
         summary="One contact",

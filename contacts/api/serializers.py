@@ -37,7 +37,7 @@ class MobileField(serializers.CharField):
             raise _django_errors(exc) from exc
 
 
-@extend_schema_field({"type": "string", "format": "date", "example": "1990-10-10"})
+@extend_schema_field({"type": "string", "format": "date", "nullable": True, "example": "1990-10-10"})
 class DobField(serializers.Field):
     """DD-MM-YYYY (Send With SES) or YYYY-MM-DD in; ISO out."""
 
@@ -201,6 +201,14 @@ class EventsResultSerializer(serializers.Serializer):
 
 class CountSerializer(serializers.Serializer):
     count = serializers.IntegerField()
+
+
+class ContactPageSerializer(serializers.Serializer):
+    """GET /v1/contacts's page, spelled out for the schema: with `?count=1` the answer is a count instead."""
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ContactSerializer(many=True)
 
 
 class AddContactResultSerializer(serializers.Serializer):

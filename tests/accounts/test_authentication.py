@@ -71,7 +71,7 @@ def test_token_api_creates_lists_and_revokes(client_for, api):
     assert created.status_code == 201
     body = created.json()
     assert body["token"].startswith("ses_") and body["prefix"] == body["token"][:12]
-    listed = client_for.get("/v1/tokens").json()
+    listed = client_for.get("/v1/tokens").json()["results"]
     assert "token" not in listed[0]
     assert {t["name"] for t in listed} >= {"deploys"}
     assert client_for.delete(f"/v1/tokens/{body['id']}").status_code == 204
