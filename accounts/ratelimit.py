@@ -112,6 +112,11 @@ def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
 
 
+def shared_redis() -> redis.Redis | None:
+    """This deployment's Redis, or None in the embedded default (no REDIS_URL)."""
+    return redis_client(settings.REDIS_URL) if settings.REDIS_URL else None
+
+
 @cache
 def _counter_for(redis_url: str) -> RateCounter:
     return RedisRateCounter(redis_client(redis_url)) if redis_url else LocalRateCounter()

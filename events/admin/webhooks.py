@@ -90,26 +90,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "secret_display",
         "created_at",
     )
-    readonly_fields = (
-        "account",
-        "url",
-        "event_types",
-        "status_display",
-        "disabled_at",
-        "disabled_reason",
-        "disabled_notice",
-        "disabled_notice_error",
-        "consecutive_failures",
-        "failing_since",
-        "retry_at",
-        "last_failure_at",
-        "last_error",
-        "last_success_at",
-        "deliveries_dropped",
-        "last_dropped_at",
-        "secret_display",
-        "created_at",
-    )
+    readonly_fields = tuple(name for name in fields if name not in ("description", "is_active"))
     actions = ("enable", "pause")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:

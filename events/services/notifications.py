@@ -6,7 +6,6 @@ import time
 import uuid
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 import redis
@@ -16,7 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import AwsConnection
-from accounts.ratelimit import redis_client
+from accounts.ratelimit import shared_redis
 from events import aws, parsing, sns
 from events.models import SnsNotification
 from events.services import reputation, timeline
@@ -51,17 +50,13 @@ BATCH_LEASE = 60
 _last_nudge = 0.0
 
 
-@cache
-def _redis(url: str) -> "redis.Redis | None":
-    return redis_client(url) if url else None
-
 
 def _nudge() -> None:
     """Make sure a drain runs soon: start one unless one holds the key (it re-checks before it lets go)."""
     global _last_nudge
     from events.tasks import notifications_drain
 
-    client = _redis(settings.REDIS_URL)
+    client = shared_redis()
     now = time.monotonic()
     if client is not None and now - _last_nudge < NUDGE_DEBOUNCE:
         return
@@ -76,7 +71,7 @@ def _nudge() -> None:
 
 def batches_room() -> int:
     """How many more batches the drain may hand out now."""
-    client = _redis(settings.REDIS_URL)
+    client = shared_redis()
     if client is None:
         return MAX_BATCHES_OUT
     try:
@@ -88,7 +83,7 @@ def batches_room() -> int:
 
 def notifications_batch_done(*, batch: str | None) -> None:
     """A worker finished a batch: free its place and wake the drain for the next one."""
-    client = _redis(settings.REDIS_URL)
+    client = shared_redis()
     if not batch:
         return  # not handed out by a drain (a direct call): nothing to free, nobody waiting on it
     if client is not None:
@@ -105,7 +100,7 @@ def notifications_batch_done(*, batch: str | None) -> None:
 def drain_release() -> bool:
     """Called by a drain with nothing it may hand out: let go of the key, linger, then look once more. True means go
     on draining: a POST or a finished batch that committed meanwhile may have relied on us instead of nudging."""
-    client = _redis(settings.REDIS_URL)
+    client = shared_redis()
     if client is None:
         return False
     client.delete(NUDGE_KEY)
@@ -187,7 +182,7 @@ def notifications_dispatch(*, ids: list[int]) -> None:
     """Hand claimed notifications to workers in batches, each counted as out until its worker is done."""
     from events.tasks import notification_process_batch
 
-    client = _redis(settings.REDIS_URL)
+    client = shared_redis()
     for start in range(0, len(ids), BATCH_SIZE):
         batch = uuid.uuid4().hex
         if client is not None:

@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
 import redis
@@ -30,7 +29,7 @@ from django.utils import timezone
 from rest_framework.exceptions import APIException
 
 from accounts.models import Account
-from accounts.ratelimit import redis_client
+from accounts.ratelimit import shared_redis
 from events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from events.services import outbound
 
@@ -52,10 +51,6 @@ MIN_FAILURES_TO_DISABLE = 5
 _last_nudge = 0.0
 
 
-@cache
-def _redis(url: str) -> "redis.Redis | None":
-    return redis_client(url) if url else None
-
 
 def _key_ttl() -> int:
     return int(DRAIN_SECONDS + settings.SESAME_WEBHOOK_TIMEOUT_SECONDS + GRACE_SECONDS) + 30
@@ -66,7 +61,7 @@ def webhook_drain_nudge() -> None:
     global _last_nudge
     from events.tasks import webhook_deliveries_drain
 
-    client = _redis(settings.REDIS_URL)
+    client = shared_redis()
     now = time.monotonic()
     if client is not None and now - _last_nudge < NUDGE_DEBOUNCE:
         return
@@ -86,7 +81,7 @@ def webhook_drain_handover(*, attempted: int) -> bool:
     (longer than the nudge debounce) the queue is looked at once more, for work committed by a nudge that saw the
     key still held. A drain that attempted nothing does not hand over (no spinning on work it cannot claim); the
     beat sweep nudges again."""
-    client = _redis(settings.REDIS_URL)
+    client = shared_redis()
     if client is None:
         return False
     try:
