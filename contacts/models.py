@@ -175,6 +175,10 @@ class ContactImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when a run is queued and while it makes progress: the sweep re-queues an import whose task was lost
+    # (enqueued long ago, never started) or whose worker died (running, but no heartbeat for a while).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at",)

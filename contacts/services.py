@@ -280,7 +280,7 @@ def contact_import_create(
 ) -> ContactImport:
     """Store an uploaded CSV and queue its import; the worker reports progress on the returned row."""
     from contacts.csv_import.jobs import store_upload
-    from contacts.tasks import contact_import_run
+    from contacts.csv_import.turns import import_enqueue
 
     job = ContactImport.objects.create(
         account=account,
@@ -293,5 +293,5 @@ def contact_import_create(
     )
     job.bytes_total = store_upload(job=job, upload=upload)
     job.save(update_fields=["bytes_total"])
-    transaction.on_commit(lambda: contact_import_run.delay(str(job.pk)))
+    import_enqueue(job.pk)
     return job

@@ -2,7 +2,6 @@
 
 import logging
 import time
-from typing import Any
 
 from celery import shared_task
 from django.db import transaction
@@ -81,20 +80,31 @@ def simulate_mailbox_events(message_id: str) -> int:
     return services.simulator_play_events(message_id=message_id)
 
 
-@shared_task(bind=True, max_retries=3)
-def reputation_check_task(self: Any, connection_id: str) -> str:
-    try:
-        return str(services.reputation_check(connection_id=connection_id).state)
-    except Exception as exc:
-        raise self.retry(exc=exc, countdown=30) from exc
+# Connections per reputation task: a tick over many connections is a few tasks on the shared queue, not a flood of
+# one per connection in front of everyone's event processing.
+REPUTATION_CHUNK = 50
+
+
+@shared_task
+def reputation_check_chunk(connection_ids: list[str]) -> int:
+    """One reputation tick for each of these connections; a failure is logged and left to the next tick (a minute
+    later), so one connection's trouble never holds up the others'."""
+    checked = 0
+    for connection_id in connection_ids:
+        try:
+            services.reputation_check(connection_id=connection_id)
+            checked += 1
+        except Exception:
+            logger.exception("Reputation check of connection %s failed", connection_id)
+    return checked
 
 
 @shared_task
 def reputation_check_all() -> int:
     """Beat: one reputation tick for every connection that is active or not yet healthy."""
-    connection_ids = services.connections_to_check()
-    for connection_id in connection_ids:
-        reputation_check_task.delay(str(connection_id))
+    connection_ids = [str(connection_id) for connection_id in services.connections_to_check()]
+    for start in range(0, len(connection_ids), REPUTATION_CHUNK):
+        reputation_check_chunk.delay(connection_ids[start : start + REPUTATION_CHUNK])
     return len(connection_ids)
 
 

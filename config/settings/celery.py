@@ -25,9 +25,13 @@ else:
 
 # Workers that consume the `dispatch` queue run the delivery engine (config/delivery): sending has its own
 # processes, so event processing and imports never wait behind a send backlog, and the other way round.
+# Long bulk jobs (CSV imports) have a queue of their own too, so they never hold the workers that process events;
+# within it, each account runs one import at a time (contacts/csv_import/turns.py).
 CELERY_TASK_DEFAULT_QUEUE = "default"
 SESAME_DISPATCH_QUEUE = "dispatch"
-SESAME_WORKER_QUEUES = "default,dispatch"
+SESAME_BULK_QUEUE = "bulk"
+SESAME_WORKER_QUEUES = "default,dispatch,bulk"
+CELERY_TASK_ROUTES = {"contacts.tasks.contact_import_run": {"queue": SESAME_BULK_QUEUE}}
 CELERY_TASK_ALWAYS_EAGER = env_bool("SESAME_CELERY_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -58,6 +62,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "events.reputation-check": {"task": "events.tasks.reputation_check_all", "schedule": 60.0},
     # Cheap (one indexed query): wakes the webhook drain when backed-off endpoints fall due.
     "events.webhook-deliveries": {"task": "events.tasks.webhook_deliveries_sweep", "schedule": 5.0},
+    "contacts.imports-sweep": {"task": "contacts.tasks.contact_imports_sweep", "schedule": 60.0},
 }
 
 # The delivery engine, per worker process: sender threads (they overlap the provider's latency), the most messages

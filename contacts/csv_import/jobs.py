@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.csv_import import ImportFileError, ImportProgress, contacts_import
+from contacts.csv_import.turns import import_heartbeat
 from contacts.models import ContactImport, ContactImportBlob
 
 PIECE = 1 << 20
@@ -90,8 +91,8 @@ def blob_chunks(job: ContactImport, kind: str) -> Iterator[bytes]:
 
 
 def run_import(job: ContactImport) -> ContactImport:
-    """Run (or re-run, after a crash: the import is idempotent) one stored import to completion."""
-    ContactImport.objects.filter(pk=job.pk).update(status=ContactImport.Status.RUNNING, started_at=timezone.now())
+    """Run (or re-run, after a crash: the import is idempotent) one claimed import (turns.import_claim) to
+    completion."""
     ContactImportBlob.objects.filter(contact_import=job, kind=ContactImportBlob.Kind.ERRORS).delete()
     last = 0.0
 
@@ -100,9 +101,7 @@ def run_import(job: ContactImport) -> ContactImport:
         if state.phase == "reading" and time.monotonic() - last < 0.5:
             return
         last = time.monotonic()
-        ContactImport.objects.filter(pk=job.pk).update(
-            bytes_read=state.bytes_read, rows_read=state.rows_read, error_count=state.errors
-        )
+        import_heartbeat(job.pk, bytes_read=state.bytes_read, rows_read=state.rows_read, error_count=state.errors)
 
     errors = BlobWriter(job, ContactImportBlob.Kind.ERRORS)
     try:
