@@ -8,8 +8,12 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from accounts.models import Account, ApiToken
-from accounts.selectors import api_token_for_plaintext
 from accounts.services import api_token_touch
+from accounts.tenant_cache import token_resolve
+from accounts.tokens import TOKEN_PREFIX, hash_token
+
+# Where a request keeps its rate-limit decision, for the throttle and the x-ratelimit-* headers.
+RATE_DECISION_ATTR = "sesame_ratelimit"
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,9 @@ class BearerTokenAuthentication(BaseAuthentication):
         plaintext = self._token_from(request)
         if plaintext is None:
             return None
-        token = api_token_for_plaintext(plaintext=plaintext)
+        token, decision = token_resolve(hash_token(plaintext)) if plaintext.startswith(TOKEN_PREFIX) else (None, None)
+        if decision is not None:  # counted in the same round trip that checked the cached context
+            setattr(request._request, RATE_DECISION_ATTR, decision)
         if token is None or token.is_revoked:
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
         if not token.account.is_active:

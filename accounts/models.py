@@ -15,6 +15,41 @@ def generate_external_id() -> str:
     return f"{digits[:4]}-{digits[4:8]}-{digits[8:]}"
 
 
+class TenantStateQuerySet(models.QuerySet[Any]):
+    """Bulk updates of rows the API's tenant cache holds invalidate it for the accounts they touch
+    (accounts/tenant_cache.py; saves and deletes do so through signals). Fields nothing cached depends on are
+    listed in `untracked`, so routine bookkeeping does not empty caches."""
+
+    account_field = "account_id"
+    untracked: frozenset[str] = frozenset()
+
+    def update(self, **kwargs: Any) -> int:
+        if set(kwargs) <= self.untracked:
+            return super().update(**kwargs)
+        from accounts.tenant_cache import tenant_changed
+
+        account_ids = set(self.values_list(self.account_field, flat=True))
+        count = super().update(**kwargs)
+        tenant_changed(*account_ids)
+        return count
+
+
+class AccountQuerySet(TenantStateQuerySet):
+    account_field = "pk"
+
+
+class ApiTokenQuerySet(TenantStateQuerySet):
+    untracked = frozenset({"last_used_at"})
+
+
+class AwsConnectionQuerySet(TenantStateQuerySet):
+    # Sending state the engine and monitors keep up to date; accepting an email reads none of it.
+    untracked = frozenset(
+        {"sending_held_until", "send_rate_factor", "updated_at", "max_send_rate", "max_24_hour_send",
+         "send_quota_refreshed_at"}
+    )  # fmt: skip
+
+
 class Account(models.Model):
     """The tenant. Every customer-owned row points here, and every API read is scoped by it."""
 
@@ -36,6 +71,8 @@ class Account(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AccountQuerySet.as_manager()
 
     class Meta:
         ordering = ("name",)
@@ -82,6 +119,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at",)
@@ -149,8 +188,10 @@ class AwsConnection(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = AwsConnectionQuerySet.as_manager()
+
     class Meta:
-        ordering = ("account", "identifier")
+        ordering = ("account_id", "identifier")  # not "account": that would join accounts to order by name
         constraints = [
             models.UniqueConstraint(fields=["account", "identifier"], name="aws_connection_unique_identifier"),
             models.UniqueConstraint(

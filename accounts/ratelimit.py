@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 from django.conf import settings
@@ -39,19 +39,17 @@ def _retry_after(buckets: list[tuple[int, int]], *, now: int, window: int, exces
     return window
 
 
-_HIT_SCRIPT = """
+# The rolling-window check-and-increment on the hash at `key`; `limit`, `window` and `cost` are set before it.
+_HIT_BODY = """
 local now = tonumber(redis.call('TIME')[1])
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local fields = redis.call('HGETALL', KEYS[1])
+local fields = redis.call('HGETALL', key)
 local used = 0
 local live = {}
 for i = 1, #fields, 2 do
   local second = tonumber(fields[i])
   local count = tonumber(fields[i + 1])
   if second <= now - window then
-    redis.call('HDEL', KEYS[1], fields[i])
+    redis.call('HDEL', key, fields[i])
   else
     used = used + count
     table.insert(live, {second, count})
@@ -69,12 +67,37 @@ if used + cost > limit then
       break
     end
   end
-  return {0, math.max(0, limit - used), retry}
+  return {0, math.max(0, limit - used), retry, version}
 end
-redis.call('HINCRBY', KEYS[1], now, cost)
-redis.call('EXPIRE', KEYS[1], window + 1)
-return {1, limit - used - cost, 0}
+redis.call('HINCRBY', key, now, cost)
+redis.call('EXPIRE', key, window + 1)
+return {1, limit - used - cost, 0, version}
 """
+
+_HIT_SCRIPT = (
+    "local key = KEYS[1]\nlocal limit = tonumber(ARGV[1])\nlocal window = tonumber(ARGV[2])\n"
+    "local cost = tonumber(ARGV[3])\nlocal version = ''\n" + _HIT_BODY
+)
+
+# The tenant cache's check (accounts/tenant_cache.py) in the same round trip: read the account's version (setting
+# a fresh one when Redis has none), and count the request only when it matches the cached one.
+_VERSIONED_HIT_SCRIPT = (
+    """
+local version = redis.call('GET', KEYS[1])
+if not version then
+  version = ARGV[2]
+  redis.call('SET', KEYS[1], version)
+end
+if version ~= ARGV[1] or KEYS[2] == nil then
+  return {-1, 0, 0, version}
+end
+local key = KEYS[2]
+local limit = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+local cost = 1
+"""
+    + _HIT_BODY
+)
 
 
 class RedisRateCounter:
@@ -82,7 +105,7 @@ class RedisRateCounter:
         self._script = client.register_script(_HIT_SCRIPT)
 
     def hit(self, key: str, *, limit: int, window: int = 60, cost: int = 1) -> Decision:
-        allowed, remaining, retry = self._script(keys=[f"sesame:rl:{key}"], args=[limit, window, cost])
+        allowed, remaining, retry, _ = self._script(keys=[f"sesame:rl:{key}"], args=[limit, window, cost])
         return Decision(bool(allowed), limit, int(remaining), int(retry))
 
 
@@ -115,6 +138,26 @@ def redis_client(url: str) -> redis.Redis:
 def shared_redis() -> redis.Redis | None:
     """This deployment's Redis, or None in the embedded default (no REDIS_URL)."""
     return redis_client(settings.REDIS_URL) if settings.REDIS_URL else None
+
+
+@cache
+def _versioned_script(redis_url: str) -> Any:
+    return redis_client(redis_url).register_script(_VERSIONED_HIT_SCRIPT)
+
+
+def versioned_hit(
+    version_key: str, key: str | None, *, expected: str, fresh: str, limit: int, window: int = 60
+) -> tuple[str, Decision | None]:
+    """The version at `version_key` (set to `fresh` when missing) and, when it equals `expected` and a `key` is
+    given, the rate-limit decision for one request against `key`; otherwise no request is counted."""
+    keys = [version_key] if key is None else [version_key, f"sesame:rl:{key}"]
+    allowed, remaining, retry, version = _versioned_script(settings.REDIS_URL)(
+        keys=keys, args=[expected, fresh, limit, window]
+    )
+    version = version.decode() if isinstance(version, bytes) else str(version)
+    if allowed == -1:
+        return version, None
+    return version, Decision(bool(allowed), limit, int(remaining), int(retry))
 
 
 @cache

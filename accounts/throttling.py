@@ -7,10 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from accounts.authentication import RATE_DECISION_ATTR
 from accounts.models import ApiToken
 from accounts.ratelimit import Decision, rate_counter
-
-_DECISION_ATTR = "sesame_ratelimit"
 
 
 class AccountRateThrottle(BaseThrottle):
@@ -20,9 +19,11 @@ class AccountRateThrottle(BaseThrottle):
         token = request.auth
         if not isinstance(token, ApiToken):
             return True
-        account = token.account
-        decision = rate_counter().hit(f"account:{account.pk}", limit=account.plan.api_requests_per_minute)
-        setattr(request._request, _DECISION_ATTR, decision)
+        decision: Decision | None = getattr(request._request, RATE_DECISION_ATTR, None)
+        if decision is None:  # not counted at authentication (no Redis: nothing is cached)
+            account = token.account
+            decision = rate_counter().hit(f"account:{account.pk}", limit=account.plan.api_requests_per_minute)
+            setattr(request._request, RATE_DECISION_ATTR, decision)
         self._decision = decision
         return decision.allowed
 
@@ -36,7 +37,7 @@ class RateLimitHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        decision: Decision | None = getattr(request, _DECISION_ATTR, None)
+        decision: Decision | None = getattr(request, RATE_DECISION_ATTR, None)
         if decision is not None:
             response["x-ratelimit-limit"] = str(decision.limit)
             response["x-ratelimit-remaining"] = str(decision.remaining)

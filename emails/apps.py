@@ -9,3 +9,9 @@ class EmailsConfig(AppConfig):
         from emails.channel import email_channel
 
         channel_register(email_channel)
+
+        from accounts.tenant_cache import tenant_track
+        from emails.models import Identity
+
+        # Accepting an email trusts the cached list of verified identities (emails/services/accept.py).
+        tenant_track(Identity, account_of=lambda identity: [identity.account_id])

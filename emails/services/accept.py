@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Account, AwsConnection
+from accounts.tenant_cache import tenant_memo
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
 from config.delivery.services import delivery_announce
 from emails.addresses import Address
@@ -31,10 +32,22 @@ class AcceptContext:
 
     def __init__(self, account: Account) -> None:
         self.account = account
+        # Both are remembered with the API's cached tenant context (accounts/tenant_cache.py) until a connection
+        # or an identity of the account changes.
+        self._connections: dict[str, AwsConnection] = tenant_memo(account, "emails.connections", self._load_connections)
+        self._verified: dict[Any, frozenset[str]] = tenant_memo(account, "emails.verified", self._load_verified)
+
+    def _load_connections(self) -> dict[str, AwsConnection]:
         # The secret is not needed to accept, and decrypting it would cost every request a Fernet round.
-        connections = AwsConnection.objects.filter(account=account).defer("secret_access_key")
-        self._connections = {c.identifier: c for c in connections}
-        self._verified: dict[Any, set[str]] = {}
+        connections = AwsConnection.objects.filter(account=self.account).defer("secret_access_key").order_by()
+        return {c.identifier: c for c in connections}
+
+    def _load_verified(self) -> dict[Any, frozenset[str]]:
+        verified: dict[Any, set[str]] = {}
+        rows = Identity.objects.filter(account=self.account, status=Identity.Status.VERIFIED).order_by()
+        for connection_id, name in rows.values_list("connection_id", "name"):
+            verified.setdefault(connection_id, set()).add(name)
+        return {connection_id: frozenset(names) for connection_id, names in verified.items()}
 
     def connection(self, identifier: str | None, loc: Loc) -> tuple[AwsConnection | None, ErrorEntry | None]:
         if identifier:
@@ -63,14 +76,7 @@ class AcceptContext:
         return found, None
 
     def sender_verified(self, connection: AwsConnection, sender: Address) -> bool:
-        verified = self._verified.get(connection.pk)
-        if verified is None:
-            verified = set(
-                Identity.objects.filter(connection=connection, status=Identity.Status.VERIFIED).values_list(
-                    "name", flat=True
-                )
-            )
-            self._verified[connection.pk] = verified
+        verified = self._verified.get(connection.pk, frozenset())
         if sender.key in verified:
             return True
         # SES lets a verified domain send from its subdomains too.

@@ -1,0 +1,125 @@
+"""Each web process caches a token's tenant context (accounts/tenant_cache.py); a change made anywhere must take
+effect on the very next request in every process. Two real gunicorn processes serve the test database here."""
+
+import json
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from accounts.services import account_set_status, api_token_create
+from billing.models import Plan
+from emails.models import Identity
+from tests.conftest import ServiceProcess
+from tests.emails.factories import sending_connection
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def two_servers(celery_env: dict[str, str], tmp_path: Any) -> Iterator[list[str]]:
+    urls, started = [], []
+    for n in range(2):
+        port = _free_port()
+        log = (tmp_path / f"web-{n}.log").open("ab")
+        command = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"]
+        started.append(ServiceProcess(command, log, {**celery_env, "SESAME_ALLOWED_HOSTS": "127.0.0.1"}))
+        urls.append(f"http://127.0.0.1:{port}")
+    for url in urls:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError((tmp_path / "web-0.log").read_text()) from None
+                time.sleep(0.2)
+    yield urls
+    for server in started:
+        server.stop()
+
+
+def call(url: str, token: str, path: str, *, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{url}{path}", data=data, method=method)
+    request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+EMAIL = {"from": "hello@example.com", "to": "someone@example.net", "subject": "Hi", "text_body": "Hello"}
+
+
+def warm(urls: list[str], token: str) -> None:
+    """Both processes have the context cached: each has accepted an email with this token."""
+    for url in urls:
+        status, body = call(url, token, "/v1/emails", method="POST", body=EMAIL)
+        assert status == 200, body
+
+
+def test_a_revoked_token_is_refused_by_the_other_process_on_the_next_request(two_servers, account):
+    sending_connection(account)
+    token_row, token = api_token_create(account=account, name="cached")
+    _, admin_token = api_token_create(account=account, name="admin")
+    warm(two_servers, token)
+
+    first, second = two_servers
+    assert call(first, admin_token, f"/v1/tokens/{token_row.pk}", method="DELETE")[0] == 204
+    status, body = call(second, token, "/v1/emails", method="POST", body=EMAIL)
+    assert (status, body) == (403, {"detail": "Invalid or revoked API token."})
+    assert call(first, token, "/v1/account")[0] == 403
+
+
+def test_a_suspended_account_is_refused_in_every_process_and_reactivation_lets_it_back(two_servers, account):
+    sending_connection(account)
+    _, token = api_token_create(account=account, name="cached")
+    warm(two_servers, token)
+
+    account_set_status(account=account, status=account.Status.SUSPENDED)
+    for url in two_servers:
+        status, body = call(url, token, "/v1/emails", method="POST", body=EMAIL)
+        assert (status, body["detail"]) == (403, "This account is suspended; contact your Sesame operator.")
+
+    account_set_status(account=account, status=account.Status.ACTIVE)
+    assert [call(url, token, "/v1/account")[0] for url in two_servers] == [200, 200]
+
+
+def test_a_removed_identity_stops_accepting_from_it_on_the_next_request(two_servers, account):
+    sending_connection(account)
+    _, token = api_token_create(account=account, name="cached")
+    warm(two_servers, token)
+
+    Identity.objects.filter(account=account).delete()
+    for url in two_servers:
+        status, body = call(url, token, "/v1/emails", method="POST", body=EMAIL)
+        assert status == 422
+        assert body["detail"][0]["type"] == "value_error.unverified_sender"
+
+
+def test_a_plan_change_takes_effect_on_the_next_request(two_servers, account):
+    _, token = api_token_create(account=account, name="cached")
+    for url in two_servers:
+        assert call(url, token, "/v1/account")[0] == 200
+
+    plan = Plan.objects.get(pk=account.plan_id)
+    plan.api_requests_per_minute = 3  # as an operator edits it in the admin
+    plan.save()
+    # Two calls are already in this minute's window: one more is allowed, in whichever process, then 429s.
+    statuses = [call(url, token, "/v1/account")[0] for url in two_servers for _ in range(2)]
+    assert statuses == [200, 429, 429, 429]
