@@ -2,9 +2,10 @@
 
 from django.urls import include, path
 
+# Emails first: POST /v1/emails is the hot path, and URL resolution walks these lists in order.
 urlpatterns: list = [
+    path("", include("emails.urls")),
     path("", include("accounts.urls")),
     path("", include("contacts.urls")),
-    path("", include("emails.urls")),
     path("", include("events.urls")),
 ]

@@ -6,6 +6,7 @@ after the domain is converted to its ASCII (punycode) form, which is also what S
 
 from dataclasses import dataclass
 from email.utils import formataddr, getaddresses
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
@@ -45,6 +46,13 @@ def _ascii_domain(domain: str) -> str:
 def parse_address(value: object) -> Address:
     if not isinstance(value, str):
         raise AddressError(f"expected an address string, got {type(value).__name__}")
+    return _parse(value)
+
+
+# Senders repeat on every email of an account and the parse is the costliest step of validating one; Address is
+# immutable, and a failing parse raises, which lru_cache never stores.
+@lru_cache(maxsize=4096)
+def _parse(value: str) -> Address:
     text = value.strip()
     if not text:
         raise AddressError("the address is empty")

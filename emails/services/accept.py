@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Account, AwsConnection
 from accounts.tenant_cache import tenant_memo
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
+from config.delivery.rows import outbox_insert
 from config.delivery.services import delivery_announce
 from emails.addresses import Address
 from emails.models import Email, EmailEvent, Identity
@@ -203,7 +204,7 @@ def email_accept(*, account: Account, data: Any) -> Email:
     atomic = bool(email.dropped_recipients) or transaction.get_connection().in_atomic_block
     try:
         with transaction.atomic() if atomic else contextlib.nullcontext():
-            email.save(force_insert=True)
+            outbox_insert(email)
             EmailEvent.objects.bulk_create(_suppressed_events([email]))
             _after_commit([email])
     except IntegrityError:
