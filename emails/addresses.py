@@ -4,6 +4,7 @@ Splitting uses the standard library's RFC 5322 parser; the address itself is che
 after the domain is converted to its ASCII (punycode) form, which is also what SES needs on the envelope.
 """
 
+import re
 from dataclasses import dataclass
 from email.utils import formataddr, getaddresses
 from functools import lru_cache
@@ -49,11 +50,17 @@ def parse_address(value: object) -> Address:
     return _parse(value)
 
 
+# A bare ASCII dot-atom address (what most callers send): getaddresses() would return it unchanged, with no name.
+_BARE = re.compile(r"[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+
+
 # Senders repeat on every email of an account and the parse is the costliest step of validating one; Address is
 # immutable, and a failing parse raises, which lru_cache never stores.
 @lru_cache(maxsize=4096)
 def _parse(value: str) -> Address:
     text = value.strip()
+    if _BARE.fullmatch(text):
+        return _checked("", text, text)
     if not text:
         raise AddressError("the address is empty")
     if "\r" in text or "\n" in text:
@@ -64,6 +71,10 @@ def _parse(value: str) -> Address:
     if len(parsed) != 1:
         raise AddressError(f"expected exactly one address, found {len(parsed)} in {text!r}")
     name, email = parsed[0]
+    return _checked(name, email, text)
+
+
+def _checked(name: str, email: str, text: str) -> Address:
     if "@" not in email:
         raise AddressError(f"{text!r} is not an email address; use a@b.com or Jon Doe <a@b.com>")
     local, _, domain = email.rpartition("@")

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Account, AwsConnection
 from accounts.tenant_cache import tenant_memo
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
-from config.delivery.rows import outbox_insert
+from config.delivery.rows import outbox_insert, outbox_insert_new
 from config.delivery.services import delivery_announce
 from emails.addresses import Address
 from emails.models import Email, EmailEvent, Identity
@@ -260,9 +260,8 @@ def _store_batch(account: Account, results: list[BatchItemResult]) -> None:
         return
     with transaction.atomic():
         # A unique constraint, not a read-then-write: rows whose client_email_id exists are skipped by the
-        # database, and found missing afterwards.
-        Email.objects.bulk_create(emails, ignore_conflicts=True)
-        stored = set(Email.objects.filter(id__in=[e.id for e in emails]).values_list("id", flat=True))
+        # database, and found missing from what it returns.
+        stored = outbox_insert_new(emails)
         lost = {e.client_email_id for e in emails if e.id not in stored}
         winners = (
             dict(Email.objects.filter(account=account, client_email_id__in=lost).values_list("client_email_id", "id"))
