@@ -23,6 +23,10 @@ _CLIENT_CONFIG = Config(
     connect_timeout=5,
     read_timeout=30,
     max_pool_connections=64,
+    # Every call's parameters are built by our own transport modules (typed, and tested against moto), so
+    # botocore's schema walk over each request only costs CPU: 0.32 ms of the 1.75 ms a SendRawEmail takes here
+    # (measured against bench/fake_ses.py).
+    parameter_validation=False,
 )
 
 

@@ -82,3 +82,20 @@ def wait_http(url: str, timeout: float = 30) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer")
+
+
+def cpu_seconds(*, group: int | None = None, command: str | None = None) -> float:
+    """CPU (user + system) used so far by the live processes of a process group, or by those named `command`
+    (e.g. "postgres": every backend and helper of the server), read from /proc. Processes that exit between two
+    readings take their time with them: sample ones that live through the measurement."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        if (group is not None and int(fields[2]) == group) or (command is not None and name == command):
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")

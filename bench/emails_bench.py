@@ -28,7 +28,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, bench_environment, free_port, prepare_database, start, stop, wait_http
+from bench.common import (
+    PYTHON,
+    bench_environment,
+    cpu_seconds,
+    free_port,
+    prepare_database,
+    start,
+    stop,
+    wait_http,
+)
 
 SES_PORT = free_port()
 ENV = bench_environment(
@@ -211,9 +220,12 @@ def phase_dispatch(token: str, connection_id: str, seconds: int = 60) -> dict:
     processes = _pipeline()
     try:
         time.sleep(5)  # warm-up: workers start, dispatchers reach steady state
+        worker = processes[1].pid
+        cpu_before = cpu_seconds(group=worker), cpu_seconds(command="postgres")
         urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{SES_PORT}/stats", method="DELETE"))
         time.sleep(seconds)
         arrivals = _fetch_arrivals()
+        cpu_after = cpu_seconds(group=worker), cpu_seconds(command="postgres")
         with urllib.request.urlopen(f"http://127.0.0.1:{SES_PORT}/throttled", timeout=30) as response:
             throttled = json.loads(response.read())["throttled"]
     finally:
@@ -233,6 +245,10 @@ def phase_dispatch(token: str, connection_id: str, seconds: int = 60) -> dict:
         "stdev_per_second": round(statistics.pstdev(full_seconds), 1),
         "busiest_sliding_1s_window": _busiest_sliding_second(window),
         "throttled_by_fake_ses": throttled,
+        # CPU per email sent in the window: the worker's processes, and every PostgreSQL process (the other
+        # benches are not running; background writer and autovacuum count too).
+        "worker_cpu_ms_per_email": round((cpu_after[0] - cpu_before[0]) * 1000 / max(1, len(window)), 2),
+        "postgres_cpu_ms_per_email": round((cpu_after[1] - cpu_before[1]) * 1000 / max(1, len(window)), 2),
     }
 
 
