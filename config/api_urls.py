@@ -7,5 +7,7 @@ urlpatterns: list = [
     path("", include("emails.urls")),
     path("", include("accounts.urls")),
     path("", include("contacts.urls")),
+    path("", include("sms.urls")),
+    path("", include("push.urls")),
     path("", include("events.urls")),
 ]

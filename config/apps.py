@@ -8,4 +8,9 @@ class ConfigConfig(AppConfig):
     verbose_name = "Sesame"
 
     def ready(self) -> None:
+        from django.db.models import JSONField
+
         from config import checks  # noqa: F401  (registers the system checks)
+        from config.lookups import JsonArrayHasElement
+
+        JSONField.register_lookup(JsonArrayHasElement)

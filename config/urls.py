@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.views import healthz
+from config.views import favicon, healthz, home
 from contacts.api.add_contact import AddContactApi
 from emails.api.emails import PendableEmailAliasViewSet
 from events.views import sns_webhook
@@ -12,6 +12,8 @@ admin.site.site_title = "Sesame"
 admin.site.index_title = "Operations"
 
 urlpatterns = [
+    path("", home, name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),

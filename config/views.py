@@ -3,7 +3,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from config.broker import broker_status
@@ -33,3 +34,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "aws_mode": settings.SESAME_AWS_MODE,
     }
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The landing page at `/`: where the console, the API docs and the health check are."""
+    return render(request, "home.html", {"aws_mode": settings.SESAME_AWS_MODE})
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask every site for /favicon.ico; Sesame has none, and says so without an error in the console."""
+    return HttpResponse(status=204)

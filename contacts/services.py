@@ -248,6 +248,25 @@ def contact_timeline_append_for_address(
     return True
 
 
+def contact_timeline_append_for_mobile(
+    *, account_id: Any, mobile: str, name: str, properties: dict[str, Any], occurred_at: datetime
+) -> bool:
+    """For the SMS pipeline: put an event on the timeline of the contact with this E.164 mobile, if the account has
+    one. Never creates a contact; returns whether one was found."""
+    contact_id = Contact.objects.filter(account_id=account_id, mobile=mobile).values_list("pk", flat=True).first()
+    if contact_id is None:
+        return False
+    ContactEvent.objects.create(
+        account_id=account_id,
+        contact_id=contact_id,
+        name=name[:100],
+        properties=properties,
+        occurred_at=occurred_at,
+        source=ContactEvent.Source.SMS,
+    )
+    return True
+
+
 @transaction.atomic
 def segment_create(*, account: Account, name: str, filters: Mapping[str, Any], description: str = "") -> Segment:
     if Segment.objects.filter(account=account, name=name).exists():

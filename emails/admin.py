@@ -2,22 +2,17 @@ import uuid
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
+from config.admin_logs import NoCountPaginator, ReadOnlyLogAdmin
 from emails import services
-from emails.models import BlockedDomain, Email, EmailEvent, Identity, SimulatedMessage, Suppression
+from emails.models import BlockedDomain, Email, Identity, SimulatedMessage, Suppression
+from emails.selectors import email_timeline
 
-
-class NoCountPaginator(Paginator):
-    """Big tables: never COUNT(*) millions of rows to draw page links."""
-
-    @cached_property
-    def count(self) -> int:
-        return 10**9
+__all__ = ["AccountFilter", "InputFilter", "NoCountPaginator"]  # other channels' admin pages reuse these
 
 
 class PriorityBandFilter(admin.SimpleListFilter):
@@ -47,7 +42,7 @@ class TagFilter(InputFilter):
     parameter_name = "tag"
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Email]) -> QuerySet[Email]:
-        return queryset.filter(tags__contains=[self.value()]) if self.value() else queryset
+        return queryset.filter(tags__has_element=self.value()) if self.value() else queryset
 
 
 class AccountFilter(InputFilter):
@@ -58,22 +53,20 @@ class AccountFilter(InputFilter):
         return queryset.filter(account__name__iexact=self.value()) if self.value() else queryset
 
 
-class EmailEventInline(admin.TabularInline):
-    model = EmailEvent
-    fk_name = "email"
-    extra = 0
-    can_delete = False
-    ordering = ("occurred_at",)
-    fields = ("occurred_at", "event_type", "source", "recipient", "detail")
-    readonly_fields = fields
-    verbose_name_plural = "Timeline"
+def _moment(value: Any) -> str:
+    """Timelines read to the millisecond, in UTC, like the API."""
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC" if value else "-"
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+
+def _admin_link(model_label: str, pk: Any, text: str) -> str:
+    """A link to another admin page by the model's label (`events.snsnotification`): emails never imports events."""
+    app_label, model_name = model_label.split(".")
+    url = reverse(f"admin:{app_label}_{model_name}_change", args=[pk])
+    return format_html('<a href="{}">{}</a>', url, text)
 
 
 @admin.register(Email)
-class EmailAdmin(admin.ModelAdmin):
+class EmailAdmin(ReadOnlyLogAdmin, admin.ModelAdmin):
     list_display = (
         "subject_short",
         "to_address",
@@ -90,12 +83,11 @@ class EmailAdmin(admin.ModelAdmin):
     search_fields = ("=to_email", "subject", "=client_email_id", "=ses_message_id")
     list_select_related = ("account", "connection")
     raw_id_fields = ("account", "connection", "resent_from")
-    paginator = NoCountPaginator
-    show_full_result_count = False
     date_hierarchy = "created_at"
-    inlines = (EmailEventInline,)
-    actions = ("resend", "cancel")
+    actions = ("resend", "cancel", "requeue")
     readonly_fields = (
+        "timeline",
+        "related",
         "id",
         "rendered_html",
         "text_preview",
@@ -117,6 +109,7 @@ class EmailAdmin(admin.ModelAdmin):
     )
     fieldsets = (
         (None, {"fields": ("id", "account", "connection", "status", "priority", "client_email_id", "failure_reason")}),
+        ("Timeline", {"fields": ("timeline", "related")}),
         ("Addresses", {"fields": ("from_address", "to_address", "cc", "bcc", "reply_to", "dropped_recipients")}),
         ("Content", {"fields": ("subject", "rendered_html", "text_preview", "headers", "tags", "custom_fields")}),
         (
@@ -150,6 +143,61 @@ class EmailAdmin(admin.ModelAdmin):
         except ValueError:
             return results, may_have_duplicates
         return results | queryset.filter(pk=email_id), may_have_duplicates
+
+    @admin.display(description="Timeline (UTC)")
+    def timeline(self, email: Email) -> str:
+        """The same rows as the API's timeline, each SES row linked to its event and SNS notification."""
+        rows = []
+        for entry in email_timeline(email):
+            links = ""
+            if entry.event is not None:
+                links = _admin_link("emails.emailevent", entry.event.pk, "event")
+                if entry.event.notification_id:
+                    links += format_html(
+                        " · {}",
+                        _admin_link("events.snsnotification", entry.event.notification_id, "SNS notification"),
+                    )
+            rows.append(
+                (
+                    _moment(entry.occurred_at),
+                    entry.type,
+                    entry.subtype,
+                    entry.source,
+                    entry.recipient,
+                    entry.detail,
+                    links,
+                )
+            )
+        body = format_html_join(
+            "",
+            "<tr><td><code>{}</code></td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            rows,
+        )
+        return format_html(
+            '<table class="email-timeline"><thead><tr><th>When</th><th>Type</th><th>Subtype</th><th>Source</th>'
+            "<th>Recipient</th><th>Detail</th><th></th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
+
+    @admin.display(description="Related")
+    def related(self, email: Email) -> str:
+        links = []
+        if email.resent_from_id:
+            links.append(
+                format_html(
+                    "resent from {}", _admin_link("emails.email", email.resent_from_id, str(email.resent_from_id))
+                )
+            )
+        for copy_id in email.resends.values_list("pk", flat=True):
+            links.append(format_html("resent as {}", _admin_link("emails.email", copy_id, str(copy_id))))
+        contacts = reverse("admin:contacts_contact_changelist")
+        links.append(format_html('<a href="{}?q={}">contacts with {}</a>', contacts, email.to_email, email.to_email))
+        if email.ses_message_id:
+            events = reverse("admin:emails_emailevent_changelist")
+            links.append(
+                format_html('<a href="{}?q={}">all events of this SES message</a>', events, email.ses_message_id)
+            )
+        return format_html_join(" · ", "{}", ((link,) for link in links))
 
     @admin.display(description="Subject", ordering="subject")
     def subject_short(self, email: Email) -> str:
@@ -197,6 +245,14 @@ class EmailAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"Cancelled {cancelled} email(s); others were already on their way.", messages.SUCCESS
         )
+
+    @admin.action(description="Requeue selected failed emails (attempts reset)")
+    def requeue(self, request: HttpRequest, queryset: QuerySet[Email]) -> None:
+        moved = sum(
+            services.email_requeue(email_id=pk, by=str(request.user))
+            for pk in queryset.filter(status=Email.Status.FAILED).values_list("pk", flat=True)
+        )
+        self.message_user(request, f"Requeued {moved} failed email(s); others were not failed.", messages.SUCCESS)
 
 
 @admin.register(Suppression)
@@ -248,14 +304,12 @@ class IdentityAdmin(admin.ModelAdmin):
 
 
 @admin.register(SimulatedMessage)
-class SimulatedMessageAdmin(admin.ModelAdmin):
+class SimulatedMessageAdmin(ReadOnlyLogAdmin, admin.ModelAdmin):
     list_display = ("message_id", "destinations", "email", "created_at")
     search_fields = ("=message_id",)
-    raw_id_fields = ("email", "connection")
+    list_select_related = ("email",)
     readonly_fields = ("message_id", "email", "connection", "destinations", "mime", "created_at")
     exclude = ("raw",)
-    paginator = NoCountPaginator
-    show_full_result_count = False
     list_filter = ("created_at",)
 
     @admin.display(description="Raw MIME")

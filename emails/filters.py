@@ -1,31 +1,14 @@
-import re
-from typing import Any
-
 import django_filters
 from django.db.models import Q, QuerySet
 
-from config.api.filters import IsoDateTimeFilter, finite_number
+from config.api.filters import CUSTOM_FIELD_PARAM, IsoDateTimeFilter, filter_custom_fields
 from emails.models import Email, Suppression
-
-_CUSTOM_FIELD_PARAM = re.compile(r"^custom_fields__([A-Za-z0-9_-]+)$")
-
-
-def _json_scalar_candidates(raw: str) -> list[Any]:
-    """A query string is text; custom field values may be stored as numbers or booleans."""
-    candidates: list[Any] = [raw]
-    if raw in {"true", "false"}:
-        candidates.append(raw == "true")
-    number = finite_number(raw)
-    if number is not None:
-        candidates.append(number)
-    return candidates
 
 
 class EmailFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Email.Status.choices, help_text="Repeat for several.")
     tag = django_filters.CharFilter(method="filter_tag", help_text="Emails carrying this tag.")
     to = django_filters.CharFilter(method="filter_to", help_text="The `to` address (case-insensitive).")
-    sender = django_filters.CharFilter(field_name="from_address", lookup_expr="icontains", label="from")
     client_email_id = django_filters.CharFilter()
     config_identifier = django_filters.CharFilter(field_name="connection__identifier")
     priority = django_filters.NumberFilter()
@@ -35,22 +18,18 @@ class EmailFilter(django_filters.FilterSet):
     send_at_before = IsoDateTimeFilter(field_name="send_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="filter_search", help_text="Text in the subject or an address.")
 
+    # Any custom field, for the one query-parameter rule (config/api/query.py).
+    query_param_patterns = {"custom_fields__KEY": CUSTOM_FIELD_PARAM}
+
     class Meta:
         model = Email
         fields: list[str] = []
-
-    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
-        # `from` is a Python keyword; accept it as the query parameter name.
-        if data is not None and "from" in data:
-            data = data.copy()
-            data.setlist("sender", data.getlist("from"))
-        super().__init__(data, *args, **kwargs)
 
     def filter_to(self, queryset: QuerySet[Email], name: str, value: str) -> QuerySet[Email]:
         return queryset.filter(to_email=value.strip().lower())
 
     def filter_tag(self, queryset: QuerySet[Email], name: str, value: str) -> QuerySet[Email]:
-        return queryset.filter(tags__contains=[value])
+        return queryset.filter(tags__has_element=value)
 
     def filter_search(self, queryset: QuerySet[Email], name: str, value: str) -> QuerySet[Email]:
         return queryset.filter(
@@ -58,16 +37,13 @@ class EmailFilter(django_filters.FilterSet):
         )
 
     def filter_queryset(self, queryset: QuerySet[Email]) -> QuerySet[Email]:
-        queryset = super().filter_queryset(queryset)
-        for param, value in self.data.items():
-            match = _CUSTOM_FIELD_PARAM.match(param)
-            if match:
-                key = match.group(1)
-                condition = Q()
-                for candidate in _json_scalar_candidates(str(value)):
-                    condition |= Q(**{f"custom_fields__{key}": candidate})
-                queryset = queryset.filter(condition)
-        return queryset
+        return filter_custom_fields(super().filter_queryset(queryset), self.data)
+
+
+# `from` is a Python keyword, so it cannot be declared above; the query parameter is named `from` all the same.
+EmailFilter.base_filters["from"] = django_filters.CharFilter(
+    field_name="from_address", lookup_expr="icontains", help_text="Text in the sender address."
+)
 
 
 class SuppressionFilter(django_filters.FilterSet):

@@ -3,14 +3,13 @@
 Email bodies are validated by emails/validation.py (fast enough for batches); the request serializers here
 describe the same fields for the schema and are never used to validate."""
 
-from datetime import datetime
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from config.api.serializers import StrictSerializer
 from emails.models import BlockedDomain, Email, EmailEvent, Identity, Suppression
+from emails.selectors import TimelineEntry, email_timeline
 
 
 class AttachmentSchema(serializers.Serializer):
@@ -156,23 +155,20 @@ class EmailDetailSerializer(EmailSerializer):
 
     def get_timeline(self, email: Email) -> list[dict[str, Any]]:
         """Sesame's own milestones (from the email's fields) merged with the stored events, oldest first."""
-        entries = [_milestone("accepted", email.created_at, f"priority {email.priority}")]
-        if email.scheduled_for:
-            entries.append(_milestone("scheduled", email.created_at, f"for {email.scheduled_for.isoformat()}"))
-        if email.sent_at:
-            entries.append(_milestone("sent", email.sent_at, f"SES message id {email.ses_message_id}"))
-        entries.extend(TimelineEntrySerializer(email.events.all(), many=True).data)
-        return sorted(entries, key=lambda entry: parse_datetime(entry["occurred_at"]) or email.created_at)
+        return [
+            TimelineEntrySerializer(entry.event).data if entry.event else _milestone(entry)
+            for entry in email_timeline(email)
+        ]
 
 
-def _milestone(kind: str, moment: datetime, detail: str) -> dict[str, Any]:
+def _milestone(entry: TimelineEntry) -> dict[str, Any]:
     return {
-        "type": kind,
+        "type": entry.type,
         "subtype": "",
         "source": "sesame",
         "recipient": "",
-        "detail": detail,
-        "occurred_at": serializers.DateTimeField().to_representation(moment),
+        "detail": entry.detail,
+        "occurred_at": serializers.DateTimeField().to_representation(entry.occurred_at),
         "payload": {},
     }
 

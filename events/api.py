@@ -4,9 +4,12 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_v
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from accounts.models import AwsConnection
 from accounts.permissions import request_account
 from accounts.scoping import AccountScopedMixin
 from config.api.errors import UnprocessableEntity, error_entry
@@ -15,11 +18,13 @@ from config.api.schema import common_responses, unprocessable
 from events import selectors, services
 from events.models import WebhookEndpoint
 from events.serializers import (
+    ConnectionHealthSerializer,
     WebhookDeliverySerializer,
     WebhookEndpointCreatedSerializer,
     WebhookEndpointSerializer,
     WebhookEndpointWriteSerializer,
 )
+from events.services.health import connection_health
 from events.services.outbound import EndpointLimitReached, EndpointRefused
 
 ENDPOINT_EXAMPLE = {
@@ -217,3 +222,66 @@ class WebhookEndpointViewSet(
         endpoint = self.get_object()
         page = self.paginate_queryset(selectors.webhook_deliveries(endpoint=endpoint))
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
+
+
+HEALTH_EXAMPLE = {
+    "connection_id": "5b0c1f8e-2d3a-4c6b-9e7f-8a9b0c1d2e3f",
+    "identifier": "default",
+    "region": "us-east-1",
+    "aws_mode": "aws",
+    "checks": [
+        {"name": "SES account", "status": "ok", "detail": "Production (50,000 recipients per 24 h at 14/s)."},
+        {"name": "SMS sandbox", "status": "warning", "detail": "In the SNS SMS sandbox: only verified ..."},
+        {"name": "Configuration set", "status": "ok", "detail": "sesame-5b0c1f8e publishes its events to ..."},
+        {"name": "SNS subscription", "status": "ok", "detail": "https://.../webhooks/sns/... is subscribed ..."},
+    ],
+    "identities": [
+        {
+            "name": "example.com",
+            "kind": "domain",
+            "status": "verified",
+            "records": [
+                {
+                    "name": "abc._domainkey.example.com",
+                    "type": "CNAME",
+                    "value": "abc.dkim.amazonses.com",
+                    "purpose": "DKIM",
+                    "published": True,
+                    "detail": "Published.",
+                },
+                {
+                    "name": "_dmarc.example.com",
+                    "type": "TXT",
+                    "value": "v=DMARC1; p=none;",
+                    "purpose": "DMARC",
+                    "published": False,
+                    "detail": "Not published.",
+                },
+            ],
+        }
+    ],
+    "provisioning": [
+        {
+            "name": "SNS topic",
+            "status": "failed",
+            "detail": "AuthorizationError: ... is not authorized to perform: SNS:CreateTopic ...",
+            "permission": "SNS:CreateTopic",
+        }
+    ],
+    "provisioned_at": "2026-11-22T10:00:00Z",
+    "permissions_failed": ["SNS:CreateTopic"],
+}
+
+
+class AwsConnectionHealthApi(APIView):
+    @extend_schema(
+        summary="An AWS connection's set-up and health",
+        description="SES sandbox or production (from the send quota), SMS sandbox status, the configuration set, "
+        "the SNS subscription, each domain identity's DKIM, SPF and DMARC records with whether DNS shows them "
+        "(a lookup that fails is reported, not fatal), and which IAM permissions the last provisioning lacked.",
+        responses={200: ConnectionHealthSerializer, **common_responses(with_not_found=True)},
+        examples=[OpenApiExample("Health", value=HEALTH_EXAMPLE, response_only=True)],
+    )
+    def get(self, request: Request, pk: Any) -> Response:
+        connection = get_object_or_404(AwsConnection, pk=pk, account=request_account(request))
+        return Response(ConnectionHealthSerializer(connection_health(connection=connection).as_dict()).data)

@@ -260,3 +260,101 @@ class WebhookAttempt(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class Rollup(models.Model):
+    """How many of one metric (sent, delivered, bounced, ...) one channel counted in one hour or day, per account,
+    connection and dimension: dashboards read these instead of the message and event tables.
+
+    `dimension` is "" for everything, `tag:<tag>` or `field:<key>=<value>` for the messages carrying that tag or
+    custom field. Rows are written only by the compaction of `RollupDelta` rows (events/services/rollups.py), never
+    on the events path, so no event waits on another for a hot counter row."""
+
+    class Period(models.TextChoices):
+        HOUR = "hour", "Hour"
+        DAY = "day", "Day"
+
+    period = models.CharField(max_length=4, choices=Period.choices)
+    bucket = models.DateTimeField(help_text="Start of the hour or day (UTC).")
+    channel = models.CharField(max_length=16, help_text="email, sms, push, ...")
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey("accounts.AwsConnection", on_delete=models.CASCADE, related_name="+")
+    dimension = models.CharField(max_length=200, blank=True, default="")
+    metric = models.CharField(max_length=20)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ("-bucket",)
+        constraints = [
+            # Leading with (period, dimension, channel, metric, bucket) also serves one metric across accounts (the
+            # 24-hour sends of every connection, for "near their limits").
+            models.UniqueConstraint(
+                fields=["period", "dimension", "channel", "metric", "bucket", "account", "connection"],
+                name="rollup_unique_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "period", "dimension", "bucket"], name="rollup_account"),
+            models.Index(fields=["connection", "period", "dimension", "bucket"], name="rollup_connection"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.metric} {self.period} {self.bucket:%Y-%m-%d %H:00} {self.dimension}".strip()
+
+
+class RollupTotal(models.Model):
+    """The same counts summed over every account and connection: the overview reads a few hundred of these rows
+    instead of one per connection (written by the same compaction, in the same transaction)."""
+
+    period = models.CharField(max_length=4, choices=Rollup.Period.choices)
+    bucket = models.DateTimeField()
+    channel = models.CharField(max_length=16)
+    dimension = models.CharField(max_length=200, blank=True, default="")
+    metric = models.CharField(max_length=20)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ("-bucket",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "dimension", "channel", "metric", "bucket"], name="rollup_total_unique_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.metric} {self.period} {self.bucket:%Y-%m-%d %H:00} {self.dimension}".strip()
+
+
+class RollupDelta(models.Model):
+    """An increment waiting to be folded into `Rollup`: the events path only ever inserts these (no conflicts, no
+    row locks shared between workers); beat's compaction moves them into the hourly and daily rows, and readers add
+    what is still waiting here."""
+
+    bucket = models.DateTimeField(help_text="Start of the hour (UTC).")
+    channel = models.CharField(max_length=16)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey("accounts.AwsConnection", on_delete=models.CASCADE, related_name="+")
+    dimension = models.CharField(max_length=200, blank=True, default="")
+    metric = models.CharField(max_length=20)
+    count = models.IntegerField(default=1)
+
+    class Meta:
+        indexes = [models.Index(fields=["bucket"], name="rollup_delta_bucket")]
+
+    def __str__(self) -> str:
+        return f"+{self.count} {self.channel} {self.metric} {self.bucket:%Y-%m-%d %H:00} {self.dimension}".strip()
+
+
+class ConnectionProvisioning(models.Model):
+    """The last `provision_connection` run of a connection, step by step (with the IAM action AWS refused, if any),
+    for the connection's health page and API."""
+
+    connection = models.OneToOneField(
+        "accounts.AwsConnection", on_delete=models.CASCADE, primary_key=True, related_name="provisioning"
+    )
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    steps = models.JSONField(default=list, help_text='[{"name", "status", "detail", "permission"}]')
+    ran_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Provisioning of {self.connection_id} at {self.ran_at:%Y-%m-%d %H:%M:%S}"

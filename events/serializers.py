@@ -109,3 +109,46 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
             "attempt_log",
         )
         read_only_fields = fields
+
+
+class HealthCheckSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["ok", "warning", "failed", "info"])
+    detail = serializers.CharField()
+
+
+class DnsRecordSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    value = serializers.CharField(help_text="What to publish.")
+    purpose = serializers.ChoiceField(choices=["DKIM", "SPF", "DMARC"])
+    published = serializers.BooleanField(allow_null=True, help_text="null: the DNS lookup itself failed.")
+    detail = serializers.CharField()
+
+
+class IdentityHealthSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    records = DnsRecordSerializer(many=True)
+
+
+class ProvisioningStepSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    status = serializers.CharField()
+    detail = serializers.CharField()
+    permission = serializers.CharField(help_text="The IAM action AWS refused, or empty.")
+
+
+class ConnectionHealthSerializer(serializers.Serializer):
+    connection_id = serializers.UUIDField()
+    identifier = serializers.CharField()
+    region = serializers.CharField()
+    aws_mode = serializers.CharField()
+    checks = HealthCheckSerializer(
+        many=True, help_text="SES account (sandbox or production), SMS sandbox, configuration set, SNS subscription."
+    )
+    identities = IdentityHealthSerializer(many=True)
+    provisioning = ProvisioningStepSerializer(many=True, help_text="The last provision_connection run.")
+    provisioned_at = serializers.DateTimeField(allow_null=True)
+    permissions_failed = serializers.ListField(child=serializers.CharField())

@@ -129,3 +129,15 @@ def webhook_deliver_task(delivery_id: str) -> str | None:
 def webhook_deliveries_sweep() -> int:
     """Beat: give up on deliveries past their retry window, and wake the drain when backed-off endpoints fall due."""
     return services.webhook_deliveries_sweep()
+
+
+@shared_task
+def rollups_compact() -> int:
+    """Beat: fold the events path's rollup increments into the hourly and daily rows the dashboards read."""
+    return services.rollups_compact()
+
+
+@shared_task
+def rollups_prune() -> int:
+    """Beat: drop hourly rollups older than the hourly charts show."""
+    return services.rollups_prune()

@@ -1,8 +1,12 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from events.api import WebhookEndpointViewSet
+from events.api import AwsConnectionHealthApi, WebhookEndpointViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("aws-connections/<uuid:pk>/health", AwsConnectionHealthApi.as_view(), name="aws-connection-health"),
+    *router.urls,
+]

@@ -155,3 +155,21 @@ def celery_beat(celery_env: dict[str, str], tmp_path: Any) -> Iterator[ServicePr
     )
     yield beat
     beat.stop()
+
+
+# API and admin smoke tests that `manage.py runtests` also runs on SQLite, the run command's database (besides every
+# test marked `sqlite`), so a PostgreSQL-only lookup cannot ship unnoticed.
+SQLITE_SMOKE_MODULES = {
+    "tests/accounts/test_admin.py",
+    "tests/accounts/test_aws_connections.py",
+    "tests/contacts/test_contacts_api.py",
+    "tests/emails/test_admin.py",
+    "tests/events/test_admin.py",
+    "tests/test_error_shape.py",
+}
+
+
+def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.split("::", 1)[0] in SQLITE_SMOKE_MODULES:
+            item.add_marker(pytest.mark.sqlite)

@@ -119,3 +119,22 @@ def test_up_sends_through_the_simulator_and_a_bounce_suppresses(running_sesame):
 
     status, body = _fetch(f"{base}/v1/emails", token, message)
     assert json.loads(body)["status"] == "suppressed"
+
+
+def test_the_readmes_first_sms_is_delivered_by_the_simulator(running_sesame):
+    base, var_dir, _ = running_sesame
+    token = json.loads((var_dir / "demo-credentials.json").read_text())["token"]
+    status, body = _fetch(f"{base}/v1/sms", token, {"to": "+14254147755", "body": "Hello from Sesame"})
+    assert status == 200, body
+    accepted = json.loads(body)
+    assert (accepted["status"], accepted["encoding"], accepted["segments"]) == ("queued", "GSM-7", 1)
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        detail = json.loads(_fetch(f"{base}/v1/sms/{accepted['id']}", token)[1])
+        if detail["status"] == "delivered":
+            break
+        time.sleep(0.5)
+    assert detail["status"] == "delivered", detail
+    assert detail["price_usd"] == "0.00645"
+    assert [entry["type"] for entry in detail["timeline"]] == ["accepted", "sent", "delivered"]

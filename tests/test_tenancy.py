@@ -5,10 +5,12 @@ until then, so no endpoint escapes this check.
 """
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, reverse
+from django.utils import timezone
 
 from accounts import services
 from accounts.models import Account
@@ -52,9 +54,72 @@ def _webhook(account: Account) -> Any:
     return webhook_endpoint_create(account=account, url="https://hooks.victim.test/x", event_types=["*"])[0]
 
 
+def _sms(account: Account) -> Any:
+    from sms.services import sms_accept
+    from tests.sms.factories import sms_body, sms_connection
+
+    if not account.aws_connections.filter(identifier="texts").exists():
+        sms_connection(account, identifier="texts", is_default=False)
+    return sms_accept(account=account, data=sms_body(config_identifier="texts"))
+
+
+def _otp(account: Account) -> Any:
+    from sms.models import OtpVerification
+
+    return OtpVerification.objects.create(account=account, channel="sms", to="+14254147755", code_hash="x" * 64,
+                                          expires_at=timezone.now() + timedelta(minutes=10))
+
+
+def _sandbox_number(account: Account) -> Any:
+    from sms.models import SmsSandboxNumber
+
+    connection = account.aws_connections.filter(identifier="sandbox").first() or connection_for(
+        account, identifier="sandbox", is_default=False
+    )
+    number, _ = SmsSandboxNumber.objects.get_or_create(account=account, connection=connection,
+                                                       phone_number="+14254147755")
+    return number
+
+
+def _sms_opt_out(account: Account) -> Any:
+    from sms.services import sms_opt_out_add
+
+    return sms_opt_out_add(account=account, phone_number="+14254147755")
+
+
+def _push_app(account: Account) -> Any:
+    from push.models import PushApp
+    from push.services import fcm_credentials, push_app_create
+    from tests.push.factories import SERVICE_ACCOUNT
+
+    existing = PushApp.objects.filter(account=account).first()
+    if existing is not None:
+        return existing
+    connection = account.aws_connections.filter(identifier="push").first() or connection_for(
+        account, identifier="push", is_default=False
+    )
+    return push_app_create(account=account, connection=connection, name="Victim app", platform="GCM",
+                           credentials=fcm_credentials(service_account=SERVICE_ACCOUNT))
+
+
+def _push_device(account: Account) -> Any:
+    from push.services import push_device_register
+
+    return push_device_register(account=account, app=_push_app(account), token="victim-token").device
+
+
+def _push(account: Account) -> Any:
+    from push.services import PushDraft, push_accept
+
+    later = timezone.now() + timedelta(hours=1)
+    return push_accept(account=account, draft=PushDraft(title="", body="Hi", device=_push_device(account),
+                                                        schedule_send_at=later))
+
+
 OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "token-detail": lambda account: services.api_token_create(account=account, name="victim")[0],
     "aws-connection-detail": lambda account: connection_for(account, identifier="victim"),
+    "aws-connection-health": lambda account: connection_for(account, identifier="victim-health"),
     "contact-detail": lambda account: contact_for(account, email="victim@example.com"),
     "contact-tags": lambda account: contact_for(account, email="tagged@example.com", tags=["vip"]),
     "contact-timeline": lambda account: contact_for(account, email="seen@example.com"),
@@ -66,9 +131,23 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "identity-detail": _identity,
     "suppression-detail": _suppression,
     "blocked-domain-detail": _blocked_domain,
+    "sms-detail": _sms,
+    "sms-cancel": _sms,
+    "otp-detail": _otp,
+    "otp-check": _otp,
+    "sms-sandbox-number-detail": _sandbox_number,
+    "sms-sandbox-number-verify": _sandbox_number,
+    "sms-opt-out-detail": _sms_opt_out,
     "webhook-detail": _webhook,
     "webhook-rotate-secret": _webhook,
     "webhook-deliveries": _webhook,
+    "push-app-detail": _push_app,
+    "push-app-pause": _push_app,
+    "push-app-resume": _push_app,
+    "push-device-detail": _push_device,
+    "push-detail": _push,
+    "push-cancel": _push,
+    "push-deliveries": _push,
 }
 
 

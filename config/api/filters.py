@@ -1,9 +1,10 @@
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 
 from config.api.datetimes import InvalidDateTime, parse_iso_datetime
@@ -52,3 +53,29 @@ def finite_number(text: str) -> int | float | None:
     except ValueError:
         return None
     return number if number == number and abs(number) != float("inf") else None
+
+
+CUSTOM_FIELD_PARAM = re.compile(r"^custom_fields__([A-Za-z0-9_-]+)$")
+
+
+def _json_scalar_candidates(raw: str) -> list[Any]:
+    """A query string is text; custom field values may be stored as numbers or booleans."""
+    candidates: list[Any] = [raw]
+    if raw in {"true", "false"}:
+        candidates.append(raw == "true")
+    number = finite_number(raw)
+    if number is not None:
+        candidates.append(number)
+    return candidates
+
+
+def filter_custom_fields(queryset: QuerySet[Any], params: Any) -> QuerySet[Any]:
+    """`custom_fields__KEY=VALUE` query parameters, for lists of messages that carry `custom_fields`."""
+    for param, value in params.items():
+        match = CUSTOM_FIELD_PARAM.match(param)
+        if match:
+            condition = Q()
+            for candidate in _json_scalar_candidates(str(value)):
+                condition |= Q(**{f"custom_fields__{match.group(1)}": candidate})
+            queryset = queryset.filter(condition)
+    return queryset

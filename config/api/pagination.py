@@ -10,6 +10,7 @@ from rest_framework.request import Request
 
 from config.api.datetimes import InvalidDateTime, parse_iso_datetime
 from config.api.errors import RequestValidationError
+from config.api.query import query_params_check
 
 
 def _is_our_cursor(encoded: str) -> bool:
@@ -25,7 +26,8 @@ def _is_our_cursor(encoded: str) -> bool:
 
 class CursorPagination(pagination.CursorPagination):
     """Every list's paging: an opaque `cursor` and `?limit=` from 1 to 500. A cursor that is not one of ours, or
-    any other limit, answers 422 naming the parameter (not 404, not a silently different page)."""
+    any other limit, answers 422 naming the parameter (not 404, not a silently different page), and so does a
+    parameter the list does not know (config/api/query.py)."""
 
     page_size = 50
     page_size_query_param = "limit"
@@ -34,6 +36,7 @@ class CursorPagination(pagination.CursorPagination):
     _position_field: "models.Field[Any, Any] | None" = None
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any] | None:
+        query_params_check(request, view)
         self._position_field = self._ordering_field(queryset)
         return super().paginate_queryset(queryset, request, view)
 

@@ -146,11 +146,14 @@ class Channel:
             return cursor.rowcount
 
     def mark_failed(self, message: Any, reason: str) -> None:
+        self.mark_dropped(message, OutboxStatus.FAILED, reason)
+
+    def mark_dropped(self, message: Any, status: str, reason: str) -> None:
+        """`sending` → `status` (failed, or suppressed when policy kept it from the provider), on its timeline."""
         with transaction.atomic():
-            if self.rows.filter(pk=message.pk, status=OutboxStatus.SENDING).update(
-                status=OutboxStatus.FAILED, failure_reason=reason
-            ):
-                self.record([message], "failed", reason)
+            moved = self.rows.filter(pk=message.pk, status=OutboxStatus.SENDING)
+            if moved.update(status=status, failure_reason=reason):
+                self.record([message], status, reason)
 
     def requeue(self, message: Any) -> None:
         self.rows.filter(pk=message.pk, status=OutboxStatus.SENDING).update(

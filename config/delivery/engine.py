@@ -34,7 +34,7 @@ from django.utils import timezone
 from accounts import aws
 from accounts.models import AwsConnection
 from config.delivery.channels import Channel, lane_parts
-from config.delivery.errors import FailureKind, TransportError
+from config.delivery.errors import FailureKind, MessageDropped, TransportError
 from config.delivery.lanes import Lanes, Taken, lanes, window_for
 
 logger = logging.getLogger(__name__)
@@ -258,6 +258,10 @@ class Engine:
         channel, message = job.channel, job.message
         try:
             prepared = channel.prepare(job.connection, message)
+        except MessageDropped as drop:  # policy keeps it from the provider: settle it, give its room back
+            self.lanes.unreserve(job.lane, job.units)
+            channel.mark_dropped(message, drop.status, drop.reason)
+            return False
         except Exception as exc:  # this message can never be built: fail it, never retry it, give its room back
             logger.exception("could not build %s message %s", channel.name, message.pk)
             self.lanes.unreserve(job.lane, job.units)

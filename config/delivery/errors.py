@@ -17,3 +17,14 @@ class TransportError(Exception):
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
+
+
+class MessageDropped(Exception):
+    """Raised by a channel's `prepare` when policy says this message must not go out at all (the number opted out,
+    a spend limit is reached): the engine gives its rate units back and settles it with `status` and the reason,
+    without calling the provider and without retrying."""
+
+    def __init__(self, reason: str, *, status: str = "suppressed") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status

@@ -18,6 +18,7 @@ class OutboxStatus:
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    SUPPRESSED = "suppressed"
     WAITING = (SCHEDULED, QUEUED)
 
 

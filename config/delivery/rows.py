@@ -60,7 +60,7 @@ def outbox_insert_new(rows: Sequence[Model]) -> set[Any]:
                 if not cursor.cursor.nextset():
                     break
         else:
-            per_statement = max(1, connection.features.max_query_params // len(model._meta.concrete_fields))
+            per_statement = max(1, (connection.features.max_query_params or 999) // len(model._meta.concrete_fields))
             for start in range(0, len(rows), per_statement):
                 chunk = rows[start : start + per_statement]
                 sql, fields = _statement(model, alias, len(chunk), suffix)

@@ -29,6 +29,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Swagger UI from drf-spectacular-sidecar's static files, not a CDN: the docs render offline and behind firewalls.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.schema.complete_error_responses",
@@ -38,6 +42,9 @@ SPECTACULAR_SETTINGS = {
         "EmailStatusEnum": "emails.models.Email.Status",
         "IdentityStatusEnum": "emails.models.Identity.Status",
         "AccountStatusEnum": "accounts.models.Account.Status",
+        "SmsStatusEnum": "sms.models.SmsMessage.Status",
+        "OtpStatusEnum": "sms.models.OtpVerification.Status",
+        "SmsSandboxNumberStatusEnum": "sms.models.SmsSandboxNumber.Status",
     },
 }
 

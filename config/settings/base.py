@@ -7,7 +7,9 @@ from config.settings.celery import *  # noqa: F403
 from config.settings.database import *  # noqa: F403
 from config.settings.events import *  # noqa: F403
 from config.settings.paths import BASE_DIR, VAR_DIR
+from config.settings.push import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
+from config.settings.sms import *  # noqa: F403
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -19,6 +21,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us: /v1/docs works without internet access
     "django_celery_beat",
     "config",
     "accounts",

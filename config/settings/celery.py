@@ -62,7 +62,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "events.reputation-check": {"task": "events.tasks.reputation_check_all", "schedule": 60.0},
     # Cheap (one indexed query): wakes the webhook drain when backed-off endpoints fall due.
     "events.webhook-deliveries": {"task": "events.tasks.webhook_deliveries_sweep", "schedule": 5.0},
+    # Dashboards: fold rollup increments (charts are at most this many seconds behind), drop old hourly rows
+    "events.rollups-compact": {"task": "events.tasks.rollups_compact", "schedule": 5.0, "options": {"expires": 5}},
+    "events.rollups-prune": {"task": "events.tasks.rollups_prune", "schedule": 3600.0},
+    # sms: delivery status from CloudWatch Logs, SNS opt-outs, sandbox status, OTP fraud ratios and expiry
+    "sms.ingest-delivery-status": {"task": "sms.tasks.delivery_status_ingest_all", "schedule": 30.0},
+    "sms.sync-opt-outs": {"task": "sms.tasks.opt_outs_sync_all", "schedule": 3600.0},
+    "sms.refresh-sandbox-status": {"task": "sms.tasks.sandbox_status_refresh_all", "schedule": 600.0},
+    "sms.otp-housekeeping": {"task": "sms.tasks.otp_housekeeping", "schedule": 60.0},
     "contacts.imports-sweep": {"task": "contacts.tasks.contact_imports_sweep", "schedule": 60.0},
+    # push: restart segment fan-outs whose task was lost
+    "push.fanouts-sweep": {"task": "push.tasks.fanouts_sweep", "schedule": 60.0},
 }
 
 # The delivery engine, per worker process: sender threads (they overlap the provider's latency), the most messages

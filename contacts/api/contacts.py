@@ -19,9 +19,9 @@ from rest_framework.response import Response
 
 from accounts.permissions import request_account
 from accounts.scoping import AccountScopedMixin
-from config.api.errors import RequestValidationError
 from config.api.filters import IsoDateTimeFilter
 from config.api.pagination import CursorPagination
+from config.api.query import query_params_check
 from config.api.schema import common_responses, unprocessable
 from contacts import services
 from contacts.api.base import ContactsApiMixin, QueryFilterBackend, contact_error
@@ -34,7 +34,7 @@ from contacts.api.serializers import (
     CountSerializer,
     TagsChangeSerializer,
 )
-from contacts.filters import ContactFilter, unknown_params
+from contacts.filters import ContactFilter
 from contacts.models import Contact, ContactEvent
 from contacts.selectors import contact_list, contact_timeline
 from contacts.tagging import tag_names_by_id
@@ -146,16 +146,12 @@ class ContactViewSet(ContactsApiMixin, AccountScopedMixin[Contact], viewsets.Gen
     serializer_class = ContactSerializer
     filterset_class = ContactFilter
     filter_backends = [QueryFilterBackend]
+    extra_query_params = ("count",)
     lookup_value_regex = r"\d+"
     http_method_names = ["get", "post", "patch", "delete"]
 
     def list(self, request: Request) -> Response:
-        unknown = unknown_params(request.query_params)
-        if unknown:
-            raise RequestValidationError(
-                {key: [f"Unknown parameter {key!r}; see /v1/docs for the contact filters."] for key in unknown},
-                location="query",
-            )
+        query_params_check(request, self)  # before `count`, which answers without paging
         queryset = self.filter_queryset(self.get_queryset())
         if request.query_params.get("count", "").lower() in ("1", "true", "yes"):
             return Response(CountSerializer({"count": queryset.count()}).data)

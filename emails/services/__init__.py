@@ -11,6 +11,7 @@ from emails.services.lifecycle import (
     NotCancellable,
     email_bodies_prune,
     email_cancel,
+    email_requeue,
     email_resend,
 )
 from emails.services.suppressions import blocked_domain_add, suppression_add, suppression_remove
@@ -25,6 +26,7 @@ __all__ = [
     "email_accept_batch",
     "email_bodies_prune",
     "email_cancel",
+    "email_requeue",
     "email_resend",
     "identity_add",
     "identity_refresh",

@@ -1,4 +1,6 @@
-"""Moving emails along after accept: cancel, resend, prune old bodies (the delivery engine does the rest)."""
+"""Moving emails along after accept: cancel, resend, requeue, prune old bodies (the delivery engine does the rest)."""
+
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -6,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from config.api.errors import UnprocessableEntity, error_entry
+from config.delivery.services import delivery_announce
 from emails.models import Email, EmailEvent
 from emails.services.accept import email_accept
 
@@ -30,6 +33,29 @@ def email_cancel(*, email: Email) -> Email:
     )
     email.status = Email.Status.CANCELLED
     return email
+
+
+@transaction.atomic
+def email_requeue(*, email_id: Any, by: str = "an operator") -> bool:
+    """A failed email goes back to the queue with its attempts reset, keeping its priority and due time (so it
+    goes out before what was accepted after it). Only a `failed` email moves, so a second run, or a worker
+    sending meanwhile, changes nothing. Returns whether it moved."""
+    email = Email.objects.select_for_update().filter(pk=email_id, status=Email.Status.FAILED).first()
+    if email is None:
+        return False
+    previous = email.failure_reason
+    Email.objects.filter(pk=email.pk).update(status=Email.Status.QUEUED, attempts=0, failure_reason="", claimed_at=None)
+    EmailEvent.objects.create(
+        account_id=email.account_id,
+        email=email,
+        connection_id=email.connection_id,
+        source=EmailEvent.Source.SESAME,
+        event_type="requeued",
+        detail=f"requeued by {by} after: {previous}" if previous else f"requeued by {by}",
+        occurred_at=timezone.now(),
+    )
+    delivery_announce(channel="email", connection_ids=[email.connection_id])
+    return True
 
 
 def email_resend(*, email: Email) -> Email:

@@ -1,5 +1,5 @@
 """The events app's operator pages; importing the modules registers them."""
 
-from events.admin import reputation, timeline, webhooks
+from events.admin import dashboards, reputation, timeline, webhooks
 
-__all__ = ["reputation", "timeline", "webhooks"]
+__all__ = ["dashboards", "reputation", "timeline", "webhooks"]

@@ -3,17 +3,7 @@
 import json
 from typing import Any
 
-from django.core.paginator import Paginator
-from django.utils.functional import cached_property
 from django.utils.html import format_html
-
-
-class NoCountPaginator(Paginator):
-    """Event tables grow without bound: never COUNT(*) them to draw page links."""
-
-    @cached_property
-    def count(self) -> int:
-        return 10**9
 
 
 def pretty(value: Any) -> str:

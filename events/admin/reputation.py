@@ -2,9 +2,13 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import F, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.admin import AwsConnectionAdmin
@@ -43,6 +47,18 @@ class ReputationChangeInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def _judged(reputation: ConnectionReputation, rate: float | None) -> str:
+    """A rate, or why there is none: fewer recipients than SESAME_REPUTATION_MIN_SENDS in the window are not judged."""
+    if rate is not None:
+        return pct(rate)
+    if reputation.checked_at is None:
+        return "not checked yet"
+    return (
+        f"not judged: {reputation.sends} of the {settings.SESAME_REPUTATION_MIN_SENDS} recipients needed in the last "
+        f"{settings.SESAME_REPUTATION_WINDOW_HOURS} h"
+    )
 
 
 @admin.register(ConnectionReputation)
@@ -93,11 +109,11 @@ class ConnectionReputationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Bounce rate", ordering="bounce_rate")
     def bounce(self, reputation: ConnectionReputation) -> str:
-        return pct(reputation.bounce_rate)
+        return _judged(reputation, reputation.bounce_rate)
 
     @admin.display(description="Complaint rate", ordering="complaint_rate")
     def complaint(self, reputation: ConnectionReputation) -> str:
-        return pct(reputation.complaint_rate)
+        return _judged(reputation, reputation.complaint_rate)
 
     @admin.display(description="CloudWatch bounce / complaint")
     def cloudwatch(self, reputation: ConnectionReputation) -> str:
@@ -140,7 +156,36 @@ admin.site.unregister(AwsConnection)
 @admin.register(AwsConnection)
 class AwsConnectionEventsAdmin(AwsConnectionAdmin):
     actions = (*(AwsConnectionAdmin.actions or ()), "provision")  # type: ignore[assignment]
-    readonly_fields = (*AwsConnectionAdmin.readonly_fields, "events_plumbing")  # type: ignore[assignment]
+    readonly_fields = (*AwsConnectionAdmin.readonly_fields, "events_plumbing", "setup_links")  # type: ignore[assignment]
+
+    def get_urls(self) -> list[Any]:
+        health = path(
+            "<uuid:connection_id>/health/",
+            self.admin_site.admin_view(self.health_view),
+            name="accounts_awsconnection_health",
+        )
+        return [health, *super().get_urls()]
+
+    def health_view(self, request: HttpRequest, connection_id: Any) -> HttpResponse:
+        connection = get_object_or_404(AwsConnection.objects.select_related("account"), pk=connection_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"AWS set-up of {connection}",
+            "connection": connection,
+            "health": services.connection_health(connection=connection),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/events/connection_health.html", context)
+
+    @admin.display(description="Set-up and dashboard")
+    def setup_links(self, connection: AwsConnection) -> str:
+        if not connection.pk:
+            return "-"
+        return format_html(
+            '<a href="{}">AWS set-up and health</a> · <a href="{}">Dashboard</a>',
+            reverse("admin:accounts_awsconnection_health", args=[connection.pk]),
+            reverse("admin:dashboard_connection", args=[connection.pk]),
+        )
 
     @admin.display(description="Event plumbing")
     def events_plumbing(self, connection: AwsConnection) -> str:

@@ -6,11 +6,13 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
+from config.admin_logs import ReadOnlyLogAdmin
 from emails.models import EmailEvent
 from events import parsing, services
-from events.admin.common import NoCountPaginator, pretty
+from events.admin.common import pretty
 from events.models import SnsNotification
 
 
@@ -44,7 +46,7 @@ class MatchedFilter(admin.SimpleListFilter):
 
 
 @admin.register(EmailEvent)
-class EmailEventAdmin(admin.ModelAdmin):
+class EmailEventAdmin(ReadOnlyLogAdmin, admin.ModelAdmin):
     list_display = ("occurred_at", "event_type", "subtype", "recipient", "email", "account", "connection", "source")
     list_filter = (EventTypeFilter, MatchedFilter, "source", "occurred_at")
     search_fields = ("=ses_message_id", "=recipient", "=email__id")
@@ -66,16 +68,11 @@ class EmailEventAdmin(admin.ModelAdmin):
         "payload_pretty",
     )
     exclude = ("payload",)
-    paginator = NoCountPaginator
-    show_full_result_count = False
     date_hierarchy = "occurred_at"
 
     @admin.display(description="SES payload")
     def payload_pretty(self, event: EmailEvent) -> str:
         return pretty(event.payload)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
 
 class NotificationStateFilter(admin.SimpleListFilter):
@@ -104,7 +101,7 @@ class NotificationStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(SnsNotification)
-class SnsNotificationAdmin(admin.ModelAdmin):
+class SnsNotificationAdmin(ReadOnlyLogAdmin, admin.ModelAdmin):
     list_display = (
         "received_at",
         "message_type",
@@ -139,12 +136,11 @@ class SnsNotificationAdmin(admin.ModelAdmin):
         "attempts",
         "last_error",
         "failed_at",
+        "related",
         "message_pretty",
         "envelope_pretty",
     )
-    actions = ("process_again",)
-    paginator = NoCountPaginator
-    show_full_result_count = False
+    actions = ("process_again", "replay")
     date_hierarchy = "received_at"
 
     @admin.display(description="State")
@@ -160,6 +156,32 @@ class SnsNotificationAdmin(admin.ModelAdmin):
             return {}
         return envelope
 
+    @admin.display(description="Related")
+    def related(self, notification: SnsNotification) -> str:
+        """Its timeline rows and their email: the other ends of the links on the email's timeline."""
+        events = list(notification.events.select_related("email")[:20])
+        if not events:
+            return "-"
+        return format_html_join(
+            " · ",
+            '<a href="{}">{} {}</a>{}',
+            (
+                (
+                    reverse("admin:emails_emailevent_change", args=[event.pk]),
+                    event.event_type,
+                    event.recipient,
+                    format_html(
+                        ' (email <a href="{}">{}</a>)',
+                        reverse("admin:emails_email_change", args=[event.email_id]),
+                        event.email,
+                    )
+                    if event.email_id
+                    else "",
+                )
+                for event in events
+            ),
+        )
+
     @admin.display(description="Message")
     def message_pretty(self, notification: SnsNotification) -> str:
         message = self._envelope(notification).get("Message", "")
@@ -174,12 +196,19 @@ class SnsNotificationAdmin(admin.ModelAdmin):
         shown = {k: v for k, v in self._envelope(notification).items() if k not in {"Message", "Token", "Signature"}}
         return pretty(shown)
 
+    @admin.action(description="Replay the selected SES events (adds only what is missing; as replay_notifications)")
+    def replay(self, request: HttpRequest, queryset: QuerySet[SnsNotification]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        changed = sum(services.notification_replay(notification_id=pk) for pk in ids)
+        self.message_user(
+            request,
+            f"Replayed {len(ids)} notification(s): {changed} changed, the rest were complete.",
+            messages.SUCCESS,
+        )
+
     @admin.action(description="Process the selected notifications again (unprocessed ones only)")
     def process_again(self, request: HttpRequest, queryset: QuerySet[SnsNotification]) -> None:
         pending = list(queryset.filter(processed_at__isnull=True))
         for notification in pending:
             services.notification_retry(notification=notification)
         self.message_user(request, f"Queued {len(pending)} notification(s) for processing.", messages.SUCCESS)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False

@@ -7,21 +7,19 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from config.admin_logs import ReadOnlyLogAdmin
 from events import services
-from events.admin.common import NoCountPaginator, pretty
+from events.admin.common import pretty
 from events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyLogAdmin, admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     can_delete = False
     fields = ("attempted_at", "status_code", "duration_ms", "error", "response_excerpt")
     readonly_fields = fields
     verbose_name_plural = "Attempts"
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class EndpointStatusFilter(admin.SimpleListFilter):
@@ -150,7 +148,7 @@ class DeliveryStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyLogAdmin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "event_type",
@@ -184,8 +182,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     )
     inlines = (WebhookAttemptInline,)
     actions = ("retry_now",)
-    paginator = NoCountPaginator
-    show_full_result_count = False
 
     @admin.display(description="Payload")
     def payload_pretty(self, delivery: WebhookDelivery) -> str:
@@ -199,6 +195,3 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         held = sum(1 for delivery in undelivered if not delivery.endpoint.is_active)
         note = f" {held} wait for their endpoint to be enabled." if held else ""
         self.message_user(request, f"Queued {len(undelivered)} delivery(ies).{note}", messages.SUCCESS)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False

@@ -1,10 +1,12 @@
 """Writes and business rules of the events app. Import from here; the submodules are the implementation."""
 
+from events.services.health import connection_health
 from events.services.notifications import (
     batches_room,
     drain_release,
     notification_process,
     notification_record_failure,
+    notification_replay,
     notification_retry,
     notification_store,
     notifications_batch_done,
@@ -30,6 +32,7 @@ from events.services.reputation import (
     reputation_pause,
     reputation_resume,
 )
+from events.services.rollups import rollups_compact, rollups_prune, rollups_rebuild
 from events.services.simulator import simulator_play_events
 from events.services.timeline import (
     email_events_adopt,
@@ -44,6 +47,7 @@ from events.services.webhook_drain import (
     webhook_deliveries_claim,
     webhook_deliveries_drain,
     webhook_deliveries_sweep,
+    webhook_delivery_redeliver,
     webhook_delivery_retry,
     webhook_drain_handover,
     webhook_drain_nudge,
@@ -51,6 +55,7 @@ from events.services.webhook_drain import (
 
 __all__ = [
     "batches_room",
+    "connection_health",
     "connection_provision",
     "connections_to_check",
     "drain_release",
@@ -59,6 +64,7 @@ __all__ = [
     "endpoint_backoff",
     "notification_process",
     "notification_record_failure",
+    "notification_replay",
     "notification_retry",
     "notification_store",
     "notifications_batch_done",
@@ -71,6 +77,9 @@ __all__ = [
     "reputation_check",
     "reputation_pause",
     "reputation_resume",
+    "rollups_compact",
+    "rollups_prune",
+    "rollups_rebuild",
     "ses_event_record",
     "ses_notification_receive",
     "simulator_play_events",
@@ -81,6 +90,7 @@ __all__ = [
     "webhook_deliveries_drain",
     "webhook_deliveries_sweep",
     "webhook_deliveries_trim",
+    "webhook_delivery_redeliver",
     "webhook_delivery_retry",
     "webhook_drain_handover",
     "webhook_drain_nudge",

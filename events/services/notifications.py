@@ -19,6 +19,7 @@ from accounts.ratelimit import shared_redis
 from events import aws, parsing, sns
 from events.models import SnsNotification
 from events.services import reputation, timeline
+from push import services as push_services
 
 logger = logging.getLogger("sesame.events")
 
@@ -356,6 +357,12 @@ def _process_message(notification: SnsNotification, text: Any) -> None:
         notification.kind = SnsNotification.Kind.ALARM
         notification.event_type = str(message.get("AlarmName", ""))[:60]
         notification.result = reputation.reputation_alarm(connection=notification.connection, alarm=message)
+    elif push_services.is_platform_event(message):
+        assert isinstance(message, dict)
+        # A push platform-application event (endpoint updated or deleted, delivery failure): push decides.
+        notification.kind = SnsNotification.Kind.OTHER
+        notification.event_type = str(message.get("EventType", ""))[:60]
+        notification.result = push_services.push_platform_event(connection=notification.connection, message=message)
     else:
         # SES's "Successfully validated SNS topic" test message, or anything else: kept and shown, not an error.
         notification.kind = SnsNotification.Kind.OTHER
@@ -369,6 +376,42 @@ def _confirm_subscription(notification: SnsNotification, envelope: dict[str, Any
     arn = aws.subscription_confirm(notification.connection, envelope["TopicArn"], envelope["Token"])
     logger.info("SNS subscription confirmed connection=%s subscription=%s", notification.connection_id, arn)
     return f"Subscription confirmed: {arn}"
+
+
+@transaction.atomic
+def notification_replay(*, notification_id: int, event_types: set[str] | None = None) -> bool:
+    """Process a stored SES-event notification again, whatever its state (processed, failed or parked): rows it
+    already produced are kept and only missing ones are added, with what follows from them (ses_event_record's
+    replay), so replaying twice changes nothing. It waits for a worker processing the same notification, and a
+    worker finds it processed afterwards. Returns whether anything changed: False as well when it is not an SES
+    event of `event_types` (alarms and subscription messages are never replayed: an old alarm would pause a
+    connection that has healed)."""
+    notification = (
+        SnsNotification.objects.select_for_update(of=("self",))
+        .select_related("connection", "account")
+        .filter(pk=notification_id)
+        .first()
+    )
+    if notification is None or notification.message_type != sns.NOTIFICATION:
+        return False
+    try:
+        message = json.loads(json.loads(notification.body).get("Message") or "")
+    except (TypeError, ValueError):
+        return False
+    if not parsing.is_ses_payload(message) or (event_types and parsing.parse(message).event_type not in event_types):
+        return False
+    done = notification.processed_at is not None and notification.failed_at is None
+    before = notification.events.count()
+    result = timeline.ses_event_record(notification=notification, message=message, replay=True)
+    added = notification.events.count() - before
+    if added or not done:
+        notification.kind = SnsNotification.Kind.SES_EVENT
+        notification.result = result
+        notification.processed_at = notification.processed_at or timezone.now()
+        notification.failed_at = None
+        notification.last_error = ""
+        notification.save()
+    return added > 0 or not done
 
 
 def notification_record_failure(*, notification_id: int, error: str) -> None:

@@ -5,8 +5,9 @@ is how an operator repairs a connection. The topic ARN is saved before the subsc
 the SubscriptionConfirmation at once, and the webhook only accepts the connection's own topic.
 """
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import AwsConnection
 from events import aws
+from events.models import ConnectionProvisioning
 
 # SES v1 event type names: everything, so open and click tracking are on for the configuration set.
 ALL_EVENT_TYPES = [
@@ -37,6 +39,19 @@ class Step:
     name: str
     status: str  # ok, created, repaired, warning, failed
     detail: str
+    permission: str = ""  # the IAM action AWS refused, when it did
+
+
+_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "AuthorizationError", "UnauthorizedOperation"}
+_ACTION_IN_MESSAGE = re.compile(r"perform:? ([a-z0-9-]+:[A-Za-z0-9]+)")
+
+
+def denied_permission(error: aws.AwsError) -> str:
+    """The IAM action an access-denied error names (`ses:CreateConfigurationSet`), or "" for other errors."""
+    if error.code not in _DENIED_CODES:
+        return ""
+    found = _ACTION_IN_MESSAGE.search(str(error))
+    return found.group(1) if found else error.code
 
 
 @dataclass
@@ -61,11 +76,12 @@ def _short(connection: AwsConnection) -> str:
 
 
 def _run(report: ProvisionReport, name: str, action: Callable[[], tuple[str, str]]) -> bool:
+    permission = ""
     try:
         status, detail = action()
     except aws.AwsError as exc:
-        status, detail = "failed", str(exc)
-    report.steps.append(Step(name, status, detail))
+        status, detail, permission = "failed", str(exc), denied_permission(exc)
+    report.steps.append(Step(name, status, detail, permission))
     return status != "failed"
 
 
@@ -78,6 +94,7 @@ def connection_provision(*, connection: AwsConnection) -> ProvisionReport:
             Step("Simulator", "ok", "the local simulator delivers SES events directly; nothing to create in AWS")
         )
         _record(connection, configuration_set_name=config_set, provisioned_at=timezone.now())
+        _keep(report)
         return report
     config_ok = _run(report, "Configuration set", lambda: _configuration_set(connection, config_set))
     if config_ok:
@@ -98,7 +115,20 @@ def connection_provision(*, connection: AwsConnection) -> ProvisionReport:
     if report.ok:
         changes["provisioned_at"] = timezone.now()
     _record(connection, **changes)
+    _keep(report)
     return report
+
+
+def _keep(report: ProvisionReport) -> None:
+    """The health page shows the last run: which steps failed and which IAM permissions AWS refused."""
+    ConnectionProvisioning.objects.update_or_create(
+        connection=report.connection,
+        defaults={
+            "account_id": report.connection.account_id,
+            "steps": [asdict(step) for step in report.steps],
+            "ran_at": timezone.now(),
+        },
+    )
 
 
 def _record(connection: AwsConnection, **changes: Any) -> None:

@@ -20,9 +20,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
-from accounts.models import Account, AwsConnection, Membership
+from accounts.models import AwsConnection
 from emails.models import EmailEvent
 from events import aws, parsing
 from events.models import ConnectionReputation, ReputationChange
@@ -254,38 +253,12 @@ def reputation_resume(*, connection: AwsConnection, reason: str) -> ReputationCh
 # --- telling the owner ---------------------------------------------------------------------------------------
 
 
-def _owner_address(account: Account) -> str:
-    if account.owner_email:
-        return account.owner_email
-    owner = Membership.objects.filter(account=account, role=Membership.Role.OWNER).select_related("user").first()
-    return str(getattr(owner.user, "email", "") or "") if owner else ""
-
-
 def _notify_owner(connection: AwsConnection, change: ReputationChange, *, kind: str) -> tuple[Any, str]:
     """Queue the owner's email through Sesame itself. Returns (email id or None, why not)."""
-    notify_account = settings.SESAME_NOTIFY_ACCOUNT_ID
-    sender = settings.SESAME_NOTIFY_FROM
-    to = _owner_address(connection.account)
-    if not (notify_account and sender):
-        return None, "Not notified: set SESAME_NOTIFY_ACCOUNT_ID and SESAME_NOTIFY_FROM."
-    if not to:
-        return None, "Not notified: the account has no owner email."
-    account = Account.objects.filter(pk=notify_account).first()
-    if account is None:
-        return None, f"Not notified: SESAME_NOTIFY_ACCOUNT_ID {notify_account} is not an account."
-    subject, text = _message(connection, change, kind=kind)
-    data: dict[str, Any] = {"from": sender, "to": to, "subject": subject, "text_body": text, "priority": 1}
-    if settings.SESAME_NOTIFY_CONFIG_IDENTIFIER:
-        data["config_identifier"] = settings.SESAME_NOTIFY_CONFIG_IDENTIFIER
-    from emails.services import email_accept
+    from emails.services.notices import owner_notify
 
-    try:
-        with transaction.atomic():
-            email = email_accept(account=account, data=data)
-    except ValidationError as exc:
-        logger.warning("Reputation notice not accepted connection=%s: %s", connection.pk, exc.detail)
-        return None, f"Not notified: {exc.detail}"[:2000]
-    return email.pk, ""
+    subject, text = _message(connection, change, kind=kind)
+    return owner_notify(account=connection.account, subject=subject, text=text)
 
 
 def _message(connection: AwsConnection, change: ReputationChange, *, kind: str) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from emails.models import Email, EmailEvent
 from events import parsing
 from events.models import SnsNotification
-from events.services import outbound
+from events.services import outbound, rollups
 
 if TYPE_CHECKING:
     from emails.models import Suppression
@@ -49,8 +49,11 @@ STATUS_OF_OUTCOME = {
 }
 
 
-def ses_event_record(*, notification: SnsNotification, message: dict[str, Any]) -> str:
-    """Turn one SES payload into timeline rows and everything that follows from them. Returns a summary."""
+def ses_event_record(*, notification: SnsNotification, message: dict[str, Any], replay: bool = False) -> str:
+    """Turn one SES payload into timeline rows and everything that follows from them. Returns a summary.
+
+    A replay stores (and acts on) only the recipients this notification has no row for yet, so replaying a
+    notification twice, or one processed before, never doubles a row, a webhook, a contact event or a count."""
     parsed = parsing.parse(message)
     notification.event_type = parsed.raw_type[:60]
     notification.ses_message_id = parsed.ses_message_id[:255]
@@ -58,6 +61,10 @@ def ses_event_record(*, notification: SnsNotification, message: dict[str, Any]) 
     if parsed.ses_message_id:
         email = Email.objects.filter(account_id=notification.account_id, ses_message_id=parsed.ses_message_id).first()
     occurred_at = parsed.occurred_at or notification.sns_timestamp or notification.received_at
+    recipients = [recipient[:320] for recipient in parsed.recipients or [""]]
+    if replay:
+        stored = set(EmailEvent.objects.filter(notification=notification).values_list("recipient", flat=True))
+        recipients = [recipient for recipient in recipients if recipient not in stored]
     rows = EmailEvent.objects.bulk_create(
         [
             EmailEvent(
@@ -68,13 +75,13 @@ def ses_event_record(*, notification: SnsNotification, message: dict[str, Any]) 
                 source=EmailEvent.Source.SES,
                 event_type=parsed.event_type,
                 subtype=parsed.subtype[:80],
-                recipient=recipient[:320],
+                recipient=recipient,
                 detail=_detail(parsed, recipient),
                 payload=message,
                 notification=notification,
                 occurred_at=occurred_at,
             )
-            for recipient in parsed.recipients or [""]
+            for recipient in recipients
         ]
     )
     suppressed = [row.recipient for row in rows if _suppress_if_needed(row, email)]
@@ -83,7 +90,10 @@ def ses_event_record(*, notification: SnsNotification, message: dict[str, Any]) 
     outbound.webhook_deliveries_create(events=rows, email=email)
     if email is not None:
         email_outcomes_refresh(email_id=email.pk)
-    summary = f"{len(rows)} {parsed.event_type} event(s)"
+    rollups.email_events_rolled_up(
+        rows=rows, tags=email.tags if email else [], custom_fields=email.custom_fields if email else {}
+    )
+    summary = f"{len(rows)} {'new ' if replay else ''}{parsed.event_type} event(s)"
     summary += f" for email {email.pk}" if email else f" for unknown SES message {parsed.ses_message_id or '(none)'}"
     if suppressed:
         summary += f"; suppressed {', '.join(suppressed)}"

@@ -26,7 +26,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework.exceptions import APIException
 
 from accounts.models import Account
 from accounts.ratelimit import shared_redis
@@ -420,23 +419,15 @@ def _disable(endpoint: WebhookEndpoint, now: datetime, failing_for: timedelta) -
 
 def _notify_owner(endpoint: WebhookEndpoint) -> tuple[Any, str]:
     """Queue the owner's email through Sesame itself, as reputation protection does. (email id or None, why not)"""
-    from events.services.reputation import _owner_address
+    from emails.services.notices import owner_notify
 
-    notify_account, sender = settings.SESAME_NOTIFY_ACCOUNT_ID, settings.SESAME_NOTIFY_FROM
-    if not (notify_account and sender):
-        return None, "Not notified: set SESAME_NOTIFY_ACCOUNT_ID and SESAME_NOTIFY_FROM."
     owner = Account.objects.filter(pk=endpoint.account_id).first()
-    to = _owner_address(owner) if owner else ""
-    if not to:
+    if owner is None:
         return None, "Not notified: the account has no owner email."
-    operator = Account.objects.filter(pk=notify_account).first()
-    if operator is None:
-        return None, f"Not notified: SESAME_NOTIFY_ACCOUNT_ID {notify_account} is not an account."
-    data: dict[str, Any] = {
-        "from": sender,
-        "to": to,
-        "subject": f"Sesame disabled your webhook endpoint {endpoint.url[:200]}",
-        "text_body": (
+    return owner_notify(
+        account=owner,
+        subject=f"Sesame disabled your webhook endpoint {endpoint.url[:200]}",
+        text=(
             f"Your webhook endpoint {endpoint.url} (id {endpoint.pk}) has not accepted a delivery for "
             f"{settings.SESAME_WEBHOOK_DISABLE_AFTER_HOURS} hours, so Sesame stopped sending to it.\n\n"
             f"{endpoint.disabled_reason}\n\n"
@@ -445,19 +436,7 @@ def _notify_owner(endpoint: WebhookEndpoint) -> tuple[Any, str]:
             f'PATCH /v1/webhooks/{endpoint.pk} {{"is_active": true}}\n'
             "and the waiting deliveries go out at once.\n"
         ),
-        "priority": 1,
-    }
-    if settings.SESAME_NOTIFY_CONFIG_IDENTIFIER:
-        data["config_identifier"] = settings.SESAME_NOTIFY_CONFIG_IDENTIFIER
-    from emails.services import email_accept
-
-    try:
-        with transaction.atomic():
-            email = email_accept(account=operator, data=data)
-    except APIException as exc:
-        logger.warning("Webhook disable notice not accepted endpoint=%s: %s", endpoint.pk, exc.detail)
-        return None, f"Not notified: {exc.detail}"[:2000]
-    return email.pk, ""
+    )
 
 
 # --- the sweep and operators ---------------------------------------------------------------------------------------
@@ -497,3 +476,18 @@ def webhook_delivery_retry(*, delivery: WebhookDelivery) -> None:
     )
     WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, retry_at__gt=now).update(retry_at=now)
     transaction.on_commit(webhook_drain_nudge, robust=True)
+
+
+@transaction.atomic
+def webhook_delivery_redeliver(*, delivery_id: Any) -> bool:
+    """Send a delivery that failed (gave up) or was dropped once more, as "retry now" does; a pending or delivered
+    one is left alone, so redelivering twice changes nothing. Returns whether it was queued again."""
+    delivery = (
+        WebhookDelivery.objects.select_for_update()
+        .filter(pk=delivery_id, status__in=[WebhookDelivery.Status.FAILED, WebhookDelivery.Status.DROPPED])
+        .first()
+    )
+    if delivery is None:
+        return False
+    webhook_delivery_retry(delivery=delivery)
+    return True

@@ -1,10 +1,12 @@
-"""The test command: make sure PostgreSQL and Redis answer (starting them if installed), then run pytest."""
+"""The test command: make sure PostgreSQL and Redis answer (starting them if installed) and the browser test's
+Chromium is installed, run pytest on PostgreSQL, then (a whole-suite run) the `sqlite` tests again on SQLite."""
 
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -17,6 +19,8 @@ SERVICES = {
         'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
     ),
 }
+# The console's browser test (tests/events/test_console_browser.py) drives these, from Debian's archive.
+BROWSER_PACKAGES = {"chromium": "chromium", "chromedriver": "chromium-driver"}
 
 
 def _answers(address: tuple[str, int]) -> bool:
@@ -28,14 +32,28 @@ def _answers(address: tuple[str, int]) -> bool:
 
 
 class Command(BaseCommand):
-    help = "Run the test suite against real PostgreSQL and Redis (extra arguments go to pytest)."
+    help = (
+        "Run the test suite against real PostgreSQL and Redis, then the `sqlite` tests on SQLite (extra arguments "
+        "go to pytest, and then only the PostgreSQL run happens)."
+    )
 
     def run_from_argv(self, argv: list[str]) -> None:
         # Every argument after `runtests` belongs to pytest (-x, -k ..., paths), not to Django's parser.
         for name, (address, start) in SERVICES.items():
             self._ensure(name, address, start)
+        self._ensure_browser()
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-        os.execve(sys.executable, [sys.executable, "-m", "pytest", *argv[2:]], env)  # noqa: S606
+        pytest = [sys.executable, "-m", "pytest"]
+        if argv[2:]:
+            os.execve(sys.executable, [*pytest, *argv[2:]], env)  # noqa: S606
+        code = subprocess.call(pytest, env=env)  # noqa: S603
+        if code == 0:
+            # The embedded default's database: the API and admin smoke tests once more, on a throwaway SQLite file.
+            with tempfile.TemporaryDirectory() as folder:
+                sqlite = {**env, "DATABASE_URL": f"sqlite:///{folder}/sesame-test.sqlite3"}
+                self.stdout.write("Running the `sqlite` tests on SQLite ...")
+                code = subprocess.call([*pytest, "-m", "sqlite"], env=sqlite)  # noqa: S603
+        sys.exit(code)
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.run_from_argv(["manage.py", "runtests"])
@@ -52,3 +70,18 @@ class Command(BaseCommand):
                 return
             time.sleep(1)
         raise CommandError(f"{name} did not come up on {address[0]}:{address[1]} after `{start}`.")
+
+    def _ensure_browser(self) -> None:
+        """Install Debian's chromium and chromium-driver when missing (a clean CI machine); instant otherwise."""
+        missing = [package for binary, package in BROWSER_PACKAGES.items() if not shutil.which(binary)]
+        if not missing:
+            return
+        apt = shutil.which("apt-get")
+        if apt is None or os.geteuid() != 0:
+            raise CommandError(f"Install {' '.join(missing)} (Debian packages) for the browser test.")
+        self.stdout.write(f"Installing {' '.join(missing)} for the browser test ...")
+        install = [apt, "install", "-y", "-qq", *missing]
+        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.call(install, env=environment) != 0:  # noqa: S603 (a stale package index: refresh, retry)
+            subprocess.check_call([apt, "update", "-qq"], env=environment)  # noqa: S603
+            subprocess.check_call(install, env=environment)  # noqa: S603

@@ -1,0 +1,219 @@
+"""Sending a push: accept it, fan it out to devices (one PushDelivery each, the engine's outbox row), cancel it.
+
+A device send and a contact send fan out inside the request (a contact has a handful of devices). A segment send
+is accepted at once and fanned out by a task, one chunk of contacts at a time in contact-id order: each chunk's
+deliveries and the cursor past it commit together, so a retried chunk never repeats a device, the segment is never
+loaded into memory, and the engine starts sending the first chunk's pushes at the connection's rate while the next
+chunks are read.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import Account
+from config.delivery.services import delivery_announce
+from contacts.models import Contact, Segment
+from contacts.selectors import segment_contacts
+from push.models import PushApp, PushDelivery, PushDevice, PushMessage
+
+# A segment send is a broadcast: it queues behind transactional work (email and pushes to one device or contact).
+SEGMENT_PRIORITY = 80
+
+
+class DuplicateClientPushId(Exception):
+    def __init__(self, client_push_id: str, existing_id: Any) -> None:
+        super().__init__(f"A push with client_push_id {client_push_id!r} was already accepted.")
+        self.existing_id = existing_id
+
+
+class NotCancellable(Exception):
+    pass
+
+
+@dataclass
+class PushDraft:
+    """A validated `POST /v1/push` body (push/api/serializers.py), its target already found in the account."""
+
+    title: str
+    body: str
+    device: PushDevice | None = None
+    contact: Contact | None = None
+    segment: Segment | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    badge: int | None = None
+    sound: str = ""
+    ttl_seconds: int | None = None
+    collapse_key: str = ""
+    urgency: str = PushMessage.Urgency.HIGH
+    priority: int | None = None
+    schedule_send_at: datetime | None = None
+    client_push_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+def _message_from(account: Account, draft: PushDraft, now: datetime) -> PushMessage:
+    target = (
+        PushMessage.Target.DEVICE
+        if draft.device
+        else PushMessage.Target.CONTACT
+        if draft.contact
+        else PushMessage.Target.SEGMENT
+    )
+    default_priority = SEGMENT_PRIORITY if target == PushMessage.Target.SEGMENT else 50
+    scheduled = PushMessage.Status.SCHEDULED if draft.schedule_send_at else PushMessage.Status.QUEUED
+    return PushMessage(
+        account=account,
+        client_push_id=draft.client_push_id,
+        target=target,
+        device=draft.device,
+        contact=draft.contact or (draft.device.contact if draft.device else None),
+        segment=draft.segment,
+        title=draft.title,
+        body=draft.body,
+        data=draft.data,
+        badge=draft.badge,
+        sound=draft.sound,
+        ttl_seconds=draft.ttl_seconds,
+        collapse_key=draft.collapse_key,
+        urgency=draft.urgency,
+        priority=draft.priority or default_priority,
+        tags=draft.tags,
+        scheduled_for=draft.schedule_send_at,
+        send_at=draft.schedule_send_at or now,
+        status=PushMessage.Status.FANNING_OUT if target == PushMessage.Target.SEGMENT else scheduled,
+        fanout_touched_at=now,
+    )
+
+
+def _deliveries(message: PushMessage, devices: Sequence[PushDevice], apps: dict[Any, PushApp]) -> list[PushDelivery]:
+    waiting = PushDelivery.Status.SCHEDULED if message.scheduled_for else PushDelivery.Status.QUEUED
+    return [
+        PushDelivery(
+            account_id=message.account_id,
+            connection_id=apps[device.app_id].connection_id,
+            message=message,
+            device=device,
+            app_id=device.app_id,
+            contact_id=device.contact_id,
+            priority=message.priority,
+            send_at=message.send_at,
+            status=PushDelivery.Status.HELD if apps[device.app_id].is_paused else waiting,
+        )
+        for device in devices
+    ]
+
+
+def _enqueue(message: PushMessage, devices: Sequence[PushDevice]) -> int:
+    """Create the deliveries of these devices (once each) and wake the engine; returns how many are new."""
+    if not devices:
+        return 0
+    apps = {app.pk: app for app in PushApp.objects.filter(pk__in={d.app_id for d in devices})}
+    rows = _deliveries(message, devices, apps)
+    created = PushDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    new = len(created) if transaction.get_connection().vendor != "postgresql" else _inserted(message, rows)
+    if not message.scheduled_for:
+        delivery_announce(channel="push", connection_ids={row.connection_id for row in rows})
+    return new
+
+
+def _inserted(message: PushMessage, rows: Sequence[PushDelivery]) -> int:
+    return PushDelivery.objects.filter(message=message, pk__in=[row.pk for row in rows]).count()
+
+
+def push_accept(*, account: Account, draft: PushDraft) -> PushMessage:
+    """Store the push and its deliveries (or start a segment's fan-out). Raises DuplicateClientPushId (409)."""
+    now = timezone.now()
+    message = _message_from(account, draft, now)
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+            if draft.device is not None:
+                message.device_count = _enqueue(message, [draft.device])
+            elif draft.contact is not None:
+                devices = PushDevice.objects.filter(contact=draft.contact, enabled=True).order_by("created_at")
+                message.device_count = _enqueue(message, list(devices))
+            else:
+                from push.tasks import fanout
+
+                transaction.on_commit(lambda: fanout.delay(str(message.pk)))
+            if message.device_count:
+                PushMessage.objects.filter(pk=message.pk).update(device_count=message.device_count)
+    except IntegrityError:
+        existing = PushMessage.objects.filter(account=account, client_push_id=draft.client_push_id).first()
+        if existing is None or not draft.client_push_id:
+            raise
+        raise DuplicateClientPushId(draft.client_push_id, existing.pk) from None
+    return message
+
+
+def push_fanout_step(*, message_id: Any, chunk: int | None = None) -> bool:
+    """Fan one chunk of a segment send out to its contacts' enabled devices. Returns True while more remain."""
+    chunk = chunk or settings.SESAME_PUSH_FANOUT_CHUNK
+    with transaction.atomic():
+        message = (
+            PushMessage.objects.select_for_update(of=("self",))
+            .select_related("segment", "account")
+            .filter(pk=message_id, status=PushMessage.Status.FANNING_OUT)
+            .first()
+        )
+        if message is None:
+            return False  # done, cancelled, or another worker holds it
+        contact_ids = _next_contacts(message, chunk)
+        now = timezone.now()
+        if contact_ids:
+            devices = PushDevice.objects.filter(
+                account=message.account, contact_id__in=contact_ids, enabled=True
+            ).order_by("contact_id", "created_at")
+            added = _enqueue(message, list(devices))
+            PushMessage.objects.filter(pk=message.pk).update(
+                fanout_cursor=contact_ids[-1], fanout_touched_at=now, device_count=F("device_count") + added
+            )
+        if len(contact_ids) < chunk:
+            done = PushMessage.Status.SCHEDULED if message.scheduled_for else PushMessage.Status.QUEUED
+            PushMessage.objects.filter(pk=message.pk).update(status=done, fanout_touched_at=now)
+            return False
+        return True
+
+
+def _next_contacts(message: PushMessage, chunk: int) -> list[int]:
+    """The next contact ids of the segment past the cursor. Unsubscribed contacts get no broadcast."""
+    if message.segment is None:
+        return []  # the segment was deleted meanwhile: nothing more to send
+    try:
+        members = segment_contacts(segment=message.segment)
+    except ValidationError:
+        return []  # its filters no longer validate (a tag was deleted): stop where it is
+    members = members.exclude(status=Contact.Status.UNSUBSCRIBED).filter(pk__gt=message.fanout_cursor)
+    return list(members.order_by("pk").values_list("pk", flat=True)[:chunk])
+
+
+def push_fanouts_stalled(*, older_than: datetime) -> list[Any]:
+    """Segment sends whose fan-out task was lost (a broker restart): the sweeper starts them again."""
+    return list(
+        PushMessage.objects.filter(status=PushMessage.Status.FANNING_OUT, fanout_touched_at__lt=older_than).values_list(
+            "pk", flat=True
+        )[:1000]
+    )
+
+
+@transaction.atomic
+def push_cancel(*, message: PushMessage) -> int:
+    """Cancel what has not gone out: waiting and held deliveries, and the rest of a fan-out (one UPDATE, however
+    big the segment). Raises NotCancellable when nothing is left to cancel. Returns how many were cancelled."""
+    locked = PushMessage.objects.select_for_update().get(pk=message.pk)
+    cancelled = PushDelivery.objects.filter(
+        message=message, status__in=[*PushDelivery.WAITING, PushDelivery.Status.HELD]
+    ).update(status=PushDelivery.Status.CANCELLED, failure_reason="cancelled before sending")
+    if not cancelled and locked.status != PushMessage.Status.FANNING_OUT:
+        raise NotCancellable("Every delivery of this push has been sent or has failed; nothing is left to cancel.")
+    PushMessage.objects.filter(pk=message.pk).update(status=PushMessage.Status.CANCELLED)
+    message.status = PushMessage.Status.CANCELLED
+    return cancelled
