@@ -153,8 +153,13 @@ class ContactImport(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    class Source(models.TextChoices):
+        UPLOAD = "upload", "Uploaded in the admin"
+        COMMAND = "command", "manage.py import_contacts"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="contact_imports")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.UPLOAD)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     filename = models.CharField(max_length=255)
     tags = models.JSONField(default=list, blank=True)

@@ -14,6 +14,8 @@ from emails.selectors import email_timeline
 
 __all__ = ["AccountFilter", "InputFilter", "NoCountPaginator"]  # other channels' admin pages reuse these
 
+SEALED = "Sealed: this email carried a one-time passcode, which is never shown."
+
 
 class PriorityBandFilter(admin.SimpleListFilter):
     title = "priority"
@@ -205,6 +207,8 @@ class EmailAdmin(ReadOnlyLogAdmin, admin.ModelAdmin):
 
     @admin.display(description="HTML body")
     def rendered_html(self, email: Email) -> str:
+        if email.sealed:
+            return SEALED
         if not email.html_body:
             return "-"
         # srcdoc is attribute-escaped by format_html; sandbox="" blocks scripts, forms and same-origin access.
@@ -216,6 +220,8 @@ class EmailAdmin(ReadOnlyLogAdmin, admin.ModelAdmin):
 
     @admin.display(description="Text body")
     def text_preview(self, email: Email) -> str:
+        if email.sealed:
+            return SEALED
         return format_html(
             '<pre style="white-space:pre-wrap;max-height:420px;overflow:auto">{}</pre>', email.text_body or "-"
         )

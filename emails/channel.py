@@ -47,6 +47,7 @@ class EmailChannel(Channel):
             configuration_set=connection.configuration_set_name,
             tags=ses_tags(message.tags),
             email_id=str(message.pk),
+            sealed=message.sealed,
         )
 
     def deliver(self, connection: AwsConnection, message: Any, prepared: OutgoingMessage) -> str:

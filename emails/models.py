@@ -58,6 +58,11 @@ class Email(OutboxMessage):
     size_bytes = models.PositiveIntegerField(default=0, help_text="Size of the MIME message.")
     resent_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resends")
     body_pruned_at = models.DateTimeField(null=True, blank=True)
+    sealed = models.BooleanField(
+        default=False,
+        help_text="The bodies carry a secret (a one-time passcode): the API, the admin and the simulator never show "
+        "them, and they are dropped once sent.",
+    )
 
     # Outcomes reported by SES events (the events app keeps them current).
     recipient_outcomes = models.JSONField(default=dict, blank=True, help_text="address -> strongest outcome")

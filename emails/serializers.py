@@ -143,6 +143,12 @@ class EmailDetailSerializer(EmailSerializer):
         )
         read_only_fields = fields
 
+    def to_representation(self, instance: Email) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if instance.sealed:  # a one-time passcode: its text is never shown
+            data["html_body"] = data["text_body"] = None
+        return data
+
     def get_attachments(self, email: Email) -> list[dict[str, Any]]:
         return [
             {

@@ -28,6 +28,12 @@ EVENT_DELAY_SECONDS = 1.0
 PLAYBACK_TASK = "events.tasks.simulate_mailbox_events"
 
 
+def _headers_only(raw: bytes) -> bytes:
+    """A sealed message as the simulator keeps it: its headers, and a note where the passcode was."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    return head + b"\r\n\r\n(sealed: this message carried a one-time passcode, which Sesame does not keep)\r\n"
+
+
 class SimulatorTransport:
     def send_raw(self, connection: AwsConnection, message: OutgoingMessage) -> str:
         message_id = f"{secrets.token_hex(8)}-{uuid.uuid4()}-000000"
@@ -37,7 +43,7 @@ class SimulatorTransport:
                 email_id=message.email_id,
                 connection=connection,
                 destinations=message.destinations,
-                raw=message.raw,
+                raw=_headers_only(message.raw) if message.sealed else message.raw,
             )
             transaction.on_commit(lambda: _schedule_events(message_id))
         return message_id

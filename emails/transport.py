@@ -32,6 +32,7 @@ class OutgoingMessage:
     configuration_set: str
     tags: dict[str, str]
     email_id: str
+    sealed: bool = False  # the body carries a secret: a simulator must not keep it
 
 
 class Transport(Protocol):

@@ -34,7 +34,7 @@ class PushFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_tag(self, queryset: QuerySet[PushMessage], name: str, value: str) -> QuerySet[PushMessage]:
-        return queryset.filter(tags__contains=[value])
+        return queryset.filter(tags__has_element=value)
 
 
 class DeliveryFilter(django_filters.FilterSet):

@@ -58,6 +58,7 @@ class ContactImportAdmin(admin.ModelAdmin):
     list_display = (
         "filename",
         "account",
+        "source",
         "status",
         "progress",
         "rows_read",
@@ -66,7 +67,7 @@ class ContactImportAdmin(admin.ModelAdmin):
         "error_count",
         "created_at",
     )
-    list_filter = ("status",)
+    list_filter = ("status", "source")
     search_fields = ("filename", "account__name")
     list_select_related = ("account",)
     raw_id_fields = ("account", "created_by")

@@ -3,13 +3,13 @@ Celery task runs contacts_import on it, and progress and the error file go back 
 
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from contacts.csv_import import ImportFileError, ImportProgress, contacts_import
+from contacts.csv_import import ImportFileError, ImportProgress, ImportReport, contacts_import
 from contacts.csv_import.turns import import_heartbeat
 from contacts.models import ContactImport, ContactImportBlob
 
@@ -90,39 +90,61 @@ def blob_chunks(job: ContactImport, kind: str) -> Iterator[bytes]:
         yield bytes(data)
 
 
-def run_import(job: ContactImport) -> ContactImport:
-    """Run (or re-run, after a crash: the import is idempotent) one claimed import (turns.import_claim) to
-    completion."""
-    ContactImportBlob.objects.filter(contact_import=job, kind=ContactImportBlob.Kind.ERRORS).delete()
+class _Both(io.TextIOBase):
+    """Writes the error CSV to the command's file and to the job's stored copy."""
+
+    def __init__(self, *targets: Any) -> None:
+        self.targets = targets
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        for target in self.targets:
+            target.write(text)
+        return len(text)
+
+
+def import_recorded(
+    job: ContactImport,
+    source: IO[bytes],
+    *,
+    errors_file: IO[str] | None = None,
+    progress: Callable[[ImportProgress], None] | None = None,
+) -> tuple[ContactImport, ImportReport | None]:
+    """Run contacts_import for `job` on `source`, keeping the job's progress, outcome and error file up to date
+    (so the admin's Contact imports page shows every import, uploaded or run by the command). Returns the job and
+    the report (None when the file itself was refused: the job says why)."""
     last = 0.0
 
-    def progress(state: ImportProgress) -> None:
+    def beat(state: ImportProgress) -> None:
         nonlocal last
+        if progress is not None:
+            progress(state)
         if state.phase == "reading" and time.monotonic() - last < 0.5:
             return
         last = time.monotonic()
         import_heartbeat(job.pk, bytes_read=state.bytes_read, rows_read=state.rows_read, error_count=state.errors)
 
-    errors = BlobWriter(job, ContactImportBlob.Kind.ERRORS)
+    stored = BlobWriter(job, ContactImportBlob.Kind.ERRORS)
     try:
-        with BlobReader(job, ContactImportBlob.Kind.SOURCE) as source:
-            report = contacts_import(
-                account_id=job.account_id,
-                source=source,  # type: ignore[arg-type]
-                errors=errors,
-                tags=job.tags,
-                update_existing=job.update_existing,
-                default_region=job.default_region or None,
-                bytes_total=job.bytes_total,
-                progress=progress,
-                encoding=job.encoding or None,
-            )
-        errors.flush()
+        report = contacts_import(
+            account_id=job.account_id,
+            source=source,
+            errors=_Both(errors_file, stored) if errors_file is not None else stored,
+            tags=job.tags,
+            update_existing=job.update_existing,
+            default_region=job.default_region or None,
+            bytes_total=job.bytes_total,
+            progress=beat,
+            encoding=job.encoding or None,
+        )
+        stored.flush()
     except ImportFileError as exc:
         ContactImport.objects.filter(pk=job.pk).update(
             status=ContactImport.Status.FAILED, failure=str(exc), finished_at=timezone.now()
         )
-        return ContactImport.objects.get(pk=job.pk)
+        return ContactImport.objects.get(pk=job.pk), None
     with transaction.atomic():
         ContactImport.objects.filter(pk=job.pk).update(
             status=ContactImport.Status.DONE,
@@ -135,4 +157,12 @@ def run_import(job: ContactImport) -> ContactImport:
             encoding=report.encoding,
             finished_at=timezone.now(),
         )
-    return ContactImport.objects.get(pk=job.pk)
+    return ContactImport.objects.get(pk=job.pk), report
+
+
+def run_import(job: ContactImport) -> ContactImport:
+    """Run (or re-run, after a crash: the import is idempotent) one claimed upload (turns.import_claim) to
+    completion."""
+    ContactImportBlob.objects.filter(contact_import=job, kind=ContactImportBlob.Kind.ERRORS).delete()
+    with BlobReader(job, ContactImportBlob.Kind.SOURCE) as source:
+        return import_recorded(job, source)[0]  # type: ignore[arg-type]

@@ -271,7 +271,15 @@ class RowParser:
                 text[target] = raw
         if not errors and email is None and mobile is None:
             errors.append(RowError(row_no, "email", "", "Empty key: the row needs an email or a mobile number."))
-        if errors:
+        only_the_mobile = bool(errors) and email is not None and "mobile" in positions
+        if only_the_mobile:
+            only_the_mobile = all(error.column == columns[positions["mobile"]] for error in errors)
+        if only_the_mobile:  # the contact is imported by its email, without the number, and the number reported
+            errors = [
+                RowError(e.row_no, e.column, e.value, f"{e.reason} Imported by email without this mobile.")
+                for e in errors
+            ]
+        elif errors:
             return None, errors
         attributes = {}
         for position, key in self.header.attributes.items():
@@ -293,7 +301,7 @@ class RowParser:
                 attributes,
                 tags,
             ),
-            [],
+            errors,
         )
 
     def _normalize_mobile(self, raw: str) -> str:

@@ -148,7 +148,9 @@ def load_raw(
     drop_temp_tables()
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMP TABLE {RAW} (row_no integer NOT NULL, {cells_sql})")
-        cursor.execute(f"CREATE TEMP TABLE {ERRORS} (row_no integer, col text, value text, reason text)")
+        # `kept`: the row was imported anyway (only its mobile was wrong, and it has an email to be found by).
+        columns = "row_no integer, col text, value text, reason text, kept boolean DEFAULT false"
+        cursor.execute(f"CREATE TEMP TABLE {ERRORS} ({columns})")
     tags = _Tags(account_id, extra_tags)
     extra_literal = tags.extra_literal() if extra_tags else "{}"
     tags_at = {target: index for index, target in header.fields.items()}.get("tags")
@@ -164,7 +166,7 @@ def load_raw(
         bad = io.StringIO(chunk.bad)
         bad.seek(0, io.SEEK_END)
         _copy_rows(chunk.rows, csv.writer(bad).writerow)
-        _copy(f"COPY {ERRORS} FROM STDIN (FORMAT csv)", bad)
+        _copy(f"COPY {ERRORS} (row_no, col, value, reason) FROM STDIN (FORMAT csv)", bad)
         last_row = chunk.row_no
         on_progress(last_row - 1)
     return header, last_row - 1, extra_literal
@@ -262,7 +264,10 @@ def _checked_chunks(reader: Iterator[list[str]], header: Header, tags: "_Tags", 
         for at, name, limit in limits:
             if len(cells[at]) > limit and len(cells[at].strip()) > limit:
                 write_bad((row_no, name, cells[at].strip(), f"Longer than {limit} characters."))
-                failed = True
+                if at == mobile_at and email:
+                    cells[at] = ""  # only the number is unusable: the row may still be imported by its email
+                else:
+                    failed = True
         if tags_at is not None:
             raw_tags = cells[tags_at].strip()
             cells[tags_at] = raw_tags
@@ -335,6 +340,16 @@ def validate_and_stage(header: Header, *, default_region: str | None, extra_lite
                     [name[target]],
                 )
             )
+    if "mobile" in position and "email" in position:
+        # A row whose only fault is its mobile is imported by its email, without the number, which is reported.
+        errors.append(
+            (
+                f"UPDATE {ERRORS} e SET kept = true, reason = e.reason || ' Imported by email without this mobile.' "
+                f"FROM {RAW} r WHERE r.row_no = e.row_no AND e.col = %s AND {trimmed(column['email'])} IS NOT NULL "
+                f"AND NOT EXISTS (SELECT 1 FROM {ERRORS} o WHERE o.row_no = e.row_no AND o.col <> %s)",
+                [name["mobile"], name["mobile"]],
+            )
+        )
     with connection.cursor() as cursor:
         for sql, params in errors:
             cursor.execute(sql, params)
@@ -372,7 +387,7 @@ def _stage_sql(header: Header, position: dict[str, int], column: dict[str, str])
                {text("city")} AS city, {text("country")} AS country, nullif({attributes}, '{{}}') AS attributes,
                {tags} AS tag_ids, NULL::bigint AS contact_id
         FROM {RAW} r {" ".join(joins)}
-        WHERE NOT EXISTS (SELECT 1 FROM {ERRORS} e WHERE e.row_no = r.row_no)
+        WHERE NOT EXISTS (SELECT 1 FROM {ERRORS} e WHERE e.row_no = r.row_no AND NOT e.kept)
     """
 
 

@@ -91,14 +91,15 @@ def imports_sweep() -> int:
     """Beat: take back runs whose worker died, and queue again, per account, the oldest import left waiting with
     none of that account running. Returns how many imports were queued."""
     now = timezone.now()
-    ContactImport.objects.filter(status=Status.RUNNING, heartbeat_at__lte=now - STALE_AFTER).update(
+    uploads = ContactImport.objects.filter(source=ContactImport.Source.UPLOAD)  # a command's run is its own
+    uploads.filter(status=Status.RUNNING, heartbeat_at__lte=now - STALE_AFTER).update(
         status=Status.QUEUED, heartbeat_at=None, enqueued_at=None
     )
     running = ContactImport.objects.filter(
         account_id=OuterRef("account_id"), status=Status.RUNNING, heartbeat_at__gt=now - STALE_AFTER
     )
     waiting = (
-        ContactImport.objects.filter(status=Status.QUEUED)
+        uploads.filter(status=Status.QUEUED)
         .exclude(enqueued_at__gt=now - REQUEUE_AFTER)
         .exclude(Exists(running))
         .order_by("account_id", "created_at")

@@ -190,9 +190,10 @@ def _after_commit(emails: Sequence[Email]) -> None:
     )
 
 
-def email_accept(*, account: Account, data: Any) -> Email:
+def email_accept(*, account: Account, data: Any, sealed: bool = False) -> Email:
     """Validate and store one email. Raises ValidationError (422) with every problem, or
-    DuplicateClientEmailId (409) when client_email_id was used before in this account."""
+    DuplicateClientEmailId (409) when client_email_id was used before in this account. A `sealed` email's bodies
+    are never shown again (Sesame's own one-time passcodes; not offered by the API)."""
     draft, errors = validate_email_body(data)
     email = None
     if draft is not None:
@@ -200,6 +201,7 @@ def email_accept(*, account: Account, data: Any) -> Email:
         email, errors = _prepare(draft, ctx=AcceptContext(account), policy=policy, loc=["body"], now=timezone.now())
     if email is None:
         raise UnprocessableEntity(errors)
+    email.sealed = sealed
     # A lone INSERT needs no transaction of its own: one round trip instead of three on the hot path.
     atomic = bool(email.dropped_recipients) or transaction.get_connection().in_atomic_block
     try:

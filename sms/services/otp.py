@@ -203,11 +203,12 @@ def _send(verification: OtpVerification, request: OtpRequest, *, account: Accoun
         data={
             "from": sender,
             "to": request.to,
-            "subject": text.split(".")[0][:120] if not request.template else "Your verification code",
+            "subject": "Your verification code",  # never the code: subjects are shown in lists
             "text_body": text,
             "priority": 1,
             "custom_fields": {"otp_id": str(verification.pk)},
         },
+        sealed=True,
     )
 
 

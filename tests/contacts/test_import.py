@@ -5,12 +5,14 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from contacts.csv_import import contacts_import
-from contacts.models import Contact, Tag
+from contacts.csv_import.jobs import blob_chunks
+from contacts.models import Contact, ContactImport, ContactImportBlob, Tag
 from tests.contacts.factories import contact_for
 
 pytestmark = pytest.mark.django_db
 
-# 10 good rows and 5 bad ones: bad mobile, bad email, bad date, duplicate in file, empty key.
+# 10 good rows and 5 faulty ones: a bad mobile (imported by its email without it), bad email, bad date, duplicate in
+# file, empty key.
 CSV = """email,mobile,full_name,dob,city,plan,tags
 ada@example.com,+442071838750,Ada,10-12-1990,London,pro,"vip, red sneakers"
 Bob@Example.com,,Bob,1985-01-31,Leeds,free,newsletter
@@ -49,7 +51,7 @@ def snapshot(account):
 @pytest.mark.parametrize("bulk", [True, False], ids=["postgres-copy", "row-by-row"])
 def test_ten_good_rows_kept_and_five_bad_ones_reported_by_row(account, bulk):
     report, errors = run(account, bulk=bulk)
-    assert (report.rows, report.created, report.errors) == (15, 10, 5)
+    assert (report.rows, report.created, report.errors) == (15, 11, 5)
     assert [(e["row"], e["column"]) for e in errors] == [
         ("12", "mobile"),
         ("13", "email"),
@@ -58,7 +60,8 @@ def test_ten_good_rows_kept_and_five_bad_ones_reported_by_row(account, bulk):
         ("16", "email"),
     ]
     reasons = {e["row"]: e["reason"] for e in errors}
-    assert "+442071838750" in reasons["12"]
+    assert "+442071838750" in reasons["12"] and reasons["12"].endswith("Imported by email without this mobile.")
+    assert Contact.objects.get(account=account, email="bad@example.com").mobile is None
     assert "DD-MM-YYYY" in reasons["14"]
     assert reasons["15"] == "Duplicate in this file: the same email as row 3."
     assert reasons["16"].startswith("Empty key")
@@ -82,7 +85,7 @@ def test_rerunning_the_same_file_changes_nothing(account, bulk):
     before = snapshot(account)
     counts = list(Tag.objects.filter(account=account).values_list("name", "contact_count"))
     report, _ = run(account, bulk=bulk, update_existing=True)
-    assert (report.created, report.updated, report.unchanged, report.errors) == (0, 0, 10, 5)
+    assert (report.created, report.updated, report.unchanged, report.errors) == (0, 0, 11, 5)
     assert snapshot(account) == before
     assert list(Tag.objects.filter(account=account).values_list("name", "contact_count")) == counts
 
@@ -131,11 +134,18 @@ def test_command_imports_shows_progress_and_writes_the_error_file(account, tmp_p
     source.write_text(CSV)
     out, err = io.StringIO(), io.StringIO()
     call_command("import_contacts", str(account.pk), str(source), "--tags", "March, import", stdout=out, stderr=err)
-    assert "15 rows in" in out.getvalue() and "10 created" in out.getvalue() and "5 with errors" in out.getvalue()
+    assert "15 rows in" in out.getvalue() and "11 created" in out.getvalue() and "5 with errors" in out.getvalue()
     assert "rows/s" in err.getvalue() and "100%" in err.getvalue()
     errors = list(csv.DictReader((tmp_path / "contacts.csv.errors.csv").open()))
     assert [row["row"] for row in errors] == ["12", "13", "14", "15", "16"]
-    assert Tag.objects.get(account=account, key="march").contact_count == 10
+    assert Tag.objects.get(account=account, key="march").contact_count == 11
+    # The run is listed under Contact imports, like an upload, with its counts and error file.
+    job = ContactImport.objects.get(account=account)
+    assert (job.source, job.status, job.filename) == ("command", "done", "contacts.csv")
+    assert (job.rows_read, job.created_count, job.error_count) == (15, 11, 5)
+    assert str(job.pk) in out.getvalue()
+    stored = b"".join(blob_chunks(job, ContactImportBlob.Kind.ERRORS)).decode()
+    assert stored == (tmp_path / "contacts.csv.errors.csv").read_bytes().decode()
 
 
 def test_command_refuses_an_unknown_account(tmp_path):
@@ -143,3 +153,14 @@ def test_command_refuses_an_unknown_account(tmp_path):
     source.write_text("email\na@example.com\n")
     with pytest.raises(CommandError, match="No account"):
         call_command("import_contacts", "00000000-0000-0000-0000-000000000000", str(source))
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["postgres-copy", "row-by-row"])
+def test_a_row_whose_only_fault_is_its_mobile_is_imported_by_email_and_the_number_reported(account, bulk):
+    report, errors = run(account, "email,mobile,full_name\nzed@example.com,12,Zed\n,12,Nobody\n", bulk=bulk)
+    assert (report.rows, report.created, report.errors) == (2, 1, 2)
+    zed = Contact.objects.get(account=account, email="zed@example.com")
+    assert (zed.mobile, zed.full_name) == (None, "Zed")
+    assert [(e["row"], e["column"], e["value"]) for e in errors] == [("2", "mobile", "12"), ("3", "mobile", "12")]
+    assert errors[0]["reason"].endswith("Imported by email without this mobile.")
+    assert "Imported by email" not in errors[1]["reason"]  # no email to import it by: the row is not imported

@@ -170,9 +170,10 @@ def test_cells_too_long_are_reported_with_their_limit(account, bulk):
         "e@example.com,,Eve,",
     ]
     _, errors = run(account, "\n".join(rows).encode() + b"\n", bulk=bulk)
-    assert names(account) == {"a@example.com": "Ann", "e@example.com": "Eve"}
+    # Bob's only fault is his mobile: he is imported by his email, without it.
+    assert names(account) == {"a@example.com": "Ann", "b@example.com": "Bob", "e@example.com": "Eve"}
     assert [(e["row"], e["column"], e["reason"]) for e in errors] == [
-        ("3", "mobile", "Longer than 100 characters."),
+        ("3", "mobile", "Longer than 100 characters. Imported by email without this mobile."),
         ("4", "full_name", "Longer than 200 characters."),
         ("5", "", "A cell is longer than 131,072 characters: shorten it."),
     ]

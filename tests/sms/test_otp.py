@@ -3,6 +3,7 @@
 import logging
 import re
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -196,3 +197,38 @@ def test_email_passcodes_go_out_at_priority_1_and_their_bodies_are_dropped_once_
     assert services.otp_email_bodies_prune() == 1
     email.refresh_from_db()
     assert email.text_body is None and email.body_pruned_at is not None
+
+
+def test_an_email_passcode_is_sealed_in_the_api_the_admin_and_the_simulator(api, account, client):
+    from config.celery import app as celery_app
+    from emails.channel import email_channel
+    from emails.models import Email, SimulatedMessage
+    from emails.simulator import SimulatorTransport
+    from tests.emails.factories import sending_connection
+
+    sending_connection(account)
+    api(account).patch("/v1/sms/settings", {"otp_email_from": "security@example.com"}, format="json")
+    started = _start(api, account, to="jon@example.net", channel="email")
+    email = Email.objects.get(custom_fields__otp_id=started["id"])
+    code = re.search(r"\d{4,10}", email.text_body or "")
+    assert code is not None, "the stored body carries the code until it is sent"
+    # The engine hands the email to the simulator as it would to SES.
+    with mock.patch.object(celery_app, "send_task"):
+        SimulatorTransport().send_raw(email.connection, email_channel.prepare(email.connection, email))
+    simulated = SimulatedMessage.objects.get(email=email)
+
+    admin = get_user_model().objects.create_superuser("op", "op@example.com", "pw")
+    client.force_login(admin)
+    pages = [
+        api(account).get(f"/v1/emails/{email.pk}"),
+        api(account).get("/v1/emails"),
+        client.get("/admin/emails/email/"),
+        client.get(f"/admin/emails/email/{email.pk}/change/"),
+        client.get(f"/admin/emails/simulatedmessage/{simulated.pk}/change/"),
+    ]
+    assert all(page.status_code == 200 for page in pages)
+    assert all(code.group(0) not in page.content.decode() for page in pages)
+    detail = pages[0].json()
+    assert (detail["subject"], detail["text_body"], detail["html_body"]) == ("Your verification code", None, None)
+    assert "Sealed: this email carried a one-time passcode" in pages[3].content.decode()
+    assert b"(sealed: this message carried a one-time passcode" in bytes(simulated.raw)

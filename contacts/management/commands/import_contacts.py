@@ -3,9 +3,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from accounts.models import Account
-from contacts.csv_import import ImportFileError, ImportProgress, contacts_import, encoding_named
+from contacts.csv_import import ImportProgress, encoding_named
+from contacts.csv_import.jobs import import_recorded
+from contacts.models import ContactImport
 from contacts.normalize import clean_tag_names, normalize_region
 
 
@@ -52,25 +55,34 @@ class Command(BaseCommand):
                 raise CommandError(f"--encoding: {exc}") from exc
         errors_path: Path = options["errors"] or path.with_name(path.name + ".errors.csv")
         show = not options["no_progress"]
-        failure: ImportFileError | None = None
-        with path.open("rb") as source, errors_path.open("w", newline="", encoding="utf-8") as errors:
-            try:
-                report = contacts_import(
-                    account_id=account.pk,
-                    source=source,
-                    errors=errors,
-                    tags=tags,
-                    update_existing=options["update_existing"],
-                    default_region=region,
-                    bytes_total=path.stat().st_size,
-                    progress=self._draw if show else None,
-                    encoding=encoding,
-                )
-            except ImportFileError as exc:
-                failure = exc
-        if failure is not None:
+        # Recorded like an upload, so Contacts > Contact imports lists it with its counts and error file.
+        now = timezone.now()
+        job = ContactImport.objects.create(
+            account=account,
+            source=ContactImport.Source.COMMAND,
+            filename=path.name[:255],
+            tags=tags,
+            update_existing=options["update_existing"],
+            default_region=region or "",
+            encoding=encoding or "",
+            bytes_total=path.stat().st_size,
+            status=ContactImport.Status.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+        )
+        try:
+            with path.open("rb") as source, errors_path.open("w", newline="", encoding="utf-8") as errors:
+                job, report = import_recorded(job, source, errors_file=errors, progress=self._draw if show else None)
+        except BaseException as exc:  # Ctrl-C or a crash: the recorded import says it stopped
+            ContactImport.objects.filter(pk=job.pk).update(
+                status=ContactImport.Status.FAILED,
+                failure=f"The import stopped: {type(exc).__name__}: {exc}"[:2000],
+                finished_at=timezone.now(),
+            )
+            raise
+        if report is None:
             errors_path.unlink(missing_ok=True)
-            raise CommandError(str(failure)) from failure
+            raise CommandError(job.failure)
         if show:
             self.stderr.write("")
         rate = report.rows / report.seconds if report.seconds else 0
@@ -79,6 +91,7 @@ class Command(BaseCommand):
             f"{report.updated:,} updated, {report.unchanged:,} unchanged, {report.errors:,} with errors"
         )
         self.stdout.write(f"Read as {report.encoding}{' (detected)' if report.encoding_detected else ''}.")
+        self.stdout.write(f"Recorded as contact import {job.pk} (admin: Contacts > Contact imports).")
         if report.errors:
             self.stdout.write(f"Bad rows are listed in {errors_path}")
         else:
