@@ -3,6 +3,7 @@
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ class _Doorbell:
 
     def __init__(self) -> None:
         self._pending: dict[str, int] = {}
+        self._busy = False  # a kick is on its way to Redis
         self._wake = threading.Condition()
         self._owner = 0  # the pid whose thread is running (a forked child starts its own)
 
@@ -39,19 +41,35 @@ class _Doorbell:
                 threading.Thread(target=self._run, name="sesame-doorbell", daemon=True).start()
             self._wake.notify()
 
+    def flush(self, timeout: float = 2.0) -> None:
+        """Wait until every kick rung so far has reached the lanes (a drain starts with this)."""
+        deadline = time.monotonic() + timeout
+        with self._wake:
+            while (self._pending or self._busy) and time.monotonic() < deadline:
+                self._wake.wait(0.01)
+
     def _run(self) -> None:
         while True:
             with self._wake:
                 while not self._pending:
                     self._wake.wait()
-                batch, self._pending = self._pending, {}
+                batch, self._pending, self._busy = self._pending, {}, True
             try:
                 lanes().kick(batch)
             except Exception:
                 logger.exception("Could not ring the delivery doorbell; the next tick finds the work")
+            finally:
+                with self._wake:
+                    self._busy = False
+                    self._wake.notify_all()
 
 
 _doorbell = _Doorbell()
+
+
+def delivery_doorbell_flush() -> None:
+    """Wait until this process's announced work has reached the lanes."""
+    _doorbell.flush()
 
 
 def _kick(wanted: dict[str, int]) -> None:
