@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import AwsConnection
-from config.delivery.channels import channels, lane_key
+from config.delivery.channels import Channel, channels, lane_key
 from config.delivery.lanes import lanes
 
 logger = logging.getLogger(__name__)
@@ -94,15 +94,23 @@ def delivery_tick(*, now: datetime) -> int:
     AwsConnection.objects.filter(sending_held_until__lte=now).update(sending_held_until=None)
     wanted: dict[str, int] = {}
     for channel in channels():
-        channel.release_due(now=now)
-        due = dict(channel.lanes_with_work(until=now + LOOKAHEAD))
-        if not due:
-            continue
+        try:
+            wanted.update(_due_lanes(channel, now))
+        except Exception:  # one channel's trouble (a bad row, a missing table) never stops the others' ticks
+            logger.exception("The delivery tick of channel %s failed; the other channels went on", channel.name)
+    lanes().kick(wanted)
+    return len(wanted)
+
+
+def _due_lanes(channel: Channel, now: datetime) -> dict[str, int]:
+    channel.release_due(now=now)
+    due = dict(channel.lanes_with_work(until=now + LOOKAHEAD))
+    wanted: dict[str, int] = {}
+    if due:
         for connection in AwsConnection.objects.filter(pk__in=due, is_active=True, account__status="active"):
             if channel.lane_state(connection).can_send(now):
                 wanted[lane_key(channel.name, connection.pk)] = int(due[connection.pk].timestamp() * 1000)
-    lanes().kick(wanted)
-    return len(wanted)
+    return wanted
 
 
 def delivery_sweep(*, now: datetime) -> int:

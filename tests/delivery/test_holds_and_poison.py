@@ -99,3 +99,24 @@ def test_a_failed_build_gives_its_rate_unit_back_so_a_slow_connection_does_not_s
     assert Email.objects.get(pk=poison.pk).status == Email.Status.FAILED
     assert Email.objects.get(pk=good.pk).status == Email.Status.SENT
     assert time.monotonic() - started < 3  # the poison's unit went back at once, not after its 30 s reservation
+
+
+def test_one_channel_failing_its_tick_does_not_stop_the_others(account, monkeypatch, caplog):
+    from config.delivery import services as delivery_services
+    from config.delivery.channels import Channel, channel_named
+
+    class Broken(Channel):
+        name = "broken"
+
+        def release_due(self, *, now):
+            raise RuntimeError("relation broken_outbox does not exist")
+
+    email_channel = channel_named("email")
+    monkeypatch.setattr(delivery_services, "channels", lambda: [Broken(), email_channel])
+    connection = sending_connection(account, max_send_rate=100)
+    email_accept(account=account, data=email_body())
+
+    assert delivery_tick(now=timezone.now()) == 1  # the email's lane was still woken
+    assert "The delivery tick of channel broken failed" in caplog.text
+    Engine().drain(timeout=5)
+    assert Email.objects.get(connection=connection).status == "sent"
