@@ -331,8 +331,27 @@ def otp_ratio_check(*, now: Any = None) -> list[OtpCountryPause]:
         )
         if created:
             logger.warning("OTP sends paused account=%s country=%s: %s", row["account_id"], row["country"], reason)
+            _notify_pause(pause)
             paused.append(pause)
     return paused
+
+
+def _notify_pause(pause: OtpCountryPause) -> None:
+    """Tell the account's owner, as reputation protection does (a failure to notify is logged, never raised)."""
+    from emails.services.notices import owner_notify
+
+    _, why_not = owner_notify(
+        account=pause.account,
+        subject=f"Sesame paused your one-time passcodes to {pause.country}",
+        text=(
+            f"Sesame stopped sending one-time passcodes to numbers in {pause.country}: {pause.reason}.\n\n"
+            "This pattern (many codes requested, few ever entered) is what SMS pumping fraud looks like, and each "
+            "of those texts is billed to your AWS account. Passcodes to other countries are not affected. Check who "
+            "requests the codes, then ask your Sesame operator to lift the pause (SMS > OTP country pauses).\n"
+        ),
+    )
+    if why_not:
+        logger.warning("OTP pause notice for account=%s: %s", pause.account_id, why_not)
 
 
 def otp_email_bodies_prune() -> int:

@@ -124,7 +124,15 @@ def test_per_ip_limit_uses_forwarded_for_only_behind_a_proxy(api, sender, settin
     assert ok.status_code == 200
 
 
-def test_a_collapsed_verify_ratio_pauses_the_country(api, sender, settings):
+def test_a_collapsed_verify_ratio_pauses_the_country(api, sender, settings, other_account):
+    from emails.models import Email
+    from tests.emails.factories import sending_connection
+
+    sending_connection(other_account, domain="sesame.test")  # the operator's account, which tells owners
+    settings.SESAME_NOTIFY_ACCOUNT_ID = str(other_account.pk)
+    settings.SESAME_NOTIFY_FROM = "Sesame alerts <alerts@sesame.test>"
+    sender.owner_email = "owner@customer.test"
+    sender.save()
     settings.SESAME_OTP_RATIO_MIN_SENDS = 3
     settings.SESAME_OTP_PER_NUMBER_PER_HOUR = 100
     for index in range(4):
@@ -133,6 +141,10 @@ def test_a_collapsed_verify_ratio_pauses_the_country(api, sender, settings):
     OtpVerification.objects.update(created_at=old)
     [pause] = services.otp_ratio_check()
     assert pause.country == "US" and "0 of 4" in pause.reason
+    notice = Email.objects.get(to_email="owner@customer.test")
+    assert notice.subject == "Sesame paused your one-time passcodes to US" and "0 of 4" in (notice.text_body or "")
+    assert services.otp_ratio_check() == []  # paused once: no second notice
+    assert Email.objects.filter(to_email="owner@customer.test").count() == 1
     refused = api(sender).post("/v1/otp", {"to": "+14254147009"}, format="json")
     assert refused.status_code == 422 and refused.json()["detail"][0]["type"] == "value_error.country_paused"
     OtpCountryPause.objects.all().delete()  # an operator lifts it
