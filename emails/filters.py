@@ -1,25 +1,15 @@
 import django_filters
 from django.db.models import Q, QuerySet
 
-from config.api.filters import CUSTOM_FIELD_PARAM, IsoDateTimeFilter, filter_custom_fields
+from config.api.filters import IsoDateTimeFilter, OutboxFilterSet
 from emails.models import Email, Suppression
 
 
-class EmailFilter(django_filters.FilterSet):
+class EmailFilter(OutboxFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Email.Status.choices, help_text="Repeat for several.")
-    tag = django_filters.CharFilter(method="filter_tag", help_text="Emails carrying this tag.")
     to = django_filters.CharFilter(method="filter_to", help_text="The `to` address (case-insensitive).")
     client_email_id = django_filters.CharFilter()
-    config_identifier = django_filters.CharFilter(field_name="connection__identifier")
-    priority = django_filters.NumberFilter()
-    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    send_at_after = IsoDateTimeFilter(field_name="send_at", lookup_expr="gte")
-    send_at_before = IsoDateTimeFilter(field_name="send_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="filter_search", help_text="Text in the subject or an address.")
-
-    # Any custom field, for the one query-parameter rule (config/api/query.py).
-    query_param_patterns = {"custom_fields__KEY": CUSTOM_FIELD_PARAM}
 
     class Meta:
         model = Email
@@ -28,16 +18,10 @@ class EmailFilter(django_filters.FilterSet):
     def filter_to(self, queryset: QuerySet[Email], name: str, value: str) -> QuerySet[Email]:
         return queryset.filter(to_email=value.strip().lower())
 
-    def filter_tag(self, queryset: QuerySet[Email], name: str, value: str) -> QuerySet[Email]:
-        return queryset.filter(tags__has_element=value)
-
     def filter_search(self, queryset: QuerySet[Email], name: str, value: str) -> QuerySet[Email]:
         return queryset.filter(
             Q(subject__icontains=value) | Q(to_address__icontains=value) | Q(from_address__icontains=value)
         )
-
-    def filter_queryset(self, queryset: QuerySet[Email]) -> QuerySet[Email]:
-        return filter_custom_fields(super().filter_queryset(queryset), self.data)
 
 
 # `from` is a Python keyword, so it cannot be declared above; the query parameter is named `from` all the same.

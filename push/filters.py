@@ -1,7 +1,6 @@
 import django_filters
-from django.db.models import QuerySet
 
-from config.api.filters import IsoDateTimeFilter
+from config.api.filters import IsoDateTimeFilter, MessageFilterSet
 from push.models import PushApp, PushDelivery, PushDevice, PushMessage
 
 
@@ -18,23 +17,17 @@ class DeviceFilter(django_filters.FilterSet):
         fields: list[str] = []
 
 
-class PushFilter(django_filters.FilterSet):
+class PushFilter(MessageFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=PushMessage.Status.choices, help_text="Repeat for several.")
     target = django_filters.ChoiceFilter(choices=PushMessage.Target.choices)
     contact = django_filters.NumberFilter(field_name="contact_id")
     device = django_filters.UUIDFilter(field_name="device_id")
     segment = django_filters.NumberFilter(field_name="segment_id")
-    tag = django_filters.CharFilter(method="filter_tag", help_text="Pushes carrying this tag.")
     client_push_id = django_filters.CharFilter()
-    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = PushMessage
         fields: list[str] = []
-
-    def filter_tag(self, queryset: QuerySet[PushMessage], name: str, value: str) -> QuerySet[PushMessage]:
-        return queryset.filter(tags__has_element=value)
 
 
 class DeliveryFilter(django_filters.FilterSet):

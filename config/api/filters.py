@@ -79,3 +79,30 @@ def filter_custom_fields(queryset: QuerySet[Any], params: Any) -> QuerySet[Any]:
                 condition |= Q(**{f"custom_fields__{match.group(1)}": candidate})
             queryset = queryset.filter(condition)
     return queryset
+
+
+class MessageFilterSet(django_filters.FilterSet):
+    """What every channel's message list filters by; a channel adds its status choices and its own fields."""
+
+    tag = django_filters.CharFilter(method="filter_tag", help_text="Messages carrying this tag.")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    def filter_tag(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return queryset.filter(tags__has_element=value)  # config/lookups.py: the same on SQLite and PostgreSQL
+
+
+class OutboxFilterSet(MessageFilterSet):
+    """Messages of the delivery engine's outbox (emails, SMS): their connection, priority, due time and any
+    custom field too."""
+
+    config_identifier = django_filters.CharFilter(field_name="connection__identifier")
+    priority = django_filters.NumberFilter()
+    send_at_after = IsoDateTimeFilter(field_name="send_at", lookup_expr="gte")
+    send_at_before = IsoDateTimeFilter(field_name="send_at", lookup_expr="lt")
+
+    # Any custom field, for the one query-parameter rule (config/api/query.py).
+    query_param_patterns = {"custom_fields__KEY": CUSTOM_FIELD_PARAM}
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return filter_custom_fields(super().filter_queryset(queryset), self.data)
