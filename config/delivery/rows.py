@@ -76,3 +76,19 @@ def outbox_insert_new(rows: Sequence[Model]) -> set[Any]:
 
 def _values(row: Model, fields: tuple[Any, ...], connection: Any) -> list[Any]:
     return [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
+
+
+def outbox_store_new(
+    rows: Sequence[Model], *, account_id: Any, client_id_field: str
+) -> tuple[list[Any], dict[Any, Any]]:
+    """A batch's valid messages, stored: returns those inserted, and for each `client_id_field` value that was
+    already taken in the account, the id of the message that holds it (the request answers it as a duplicate)."""
+    if not rows:
+        return [], {}
+    stored = outbox_insert_new(rows)
+    lost = {getattr(row, client_id_field) for row in rows if row.pk not in stored}
+    holders: dict[Any, Any] = {}
+    if lost:
+        found = type(rows[0])._default_manager.filter(account_id=account_id, **{f"{client_id_field}__in": lost})
+        holders = dict(found.values_list(client_id_field, "pk"))
+    return [row for row in rows if row.pk in stored], holders

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Account, AwsConnection
 from accounts.tenant_cache import tenant_memo
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
-from config.delivery.rows import outbox_insert, outbox_insert_new
+from config.delivery.rows import outbox_insert, outbox_store_new
 from config.delivery.services import delivery_announce
 from emails.addresses import Address
 from emails.models import Email, EmailEvent, Identity
@@ -261,19 +261,12 @@ def _store_batch(account: Account, results: list[BatchItemResult]) -> None:
     if not emails:
         return
     with transaction.atomic():
-        # A unique constraint, not a read-then-write: rows whose client_email_id exists are skipped by the
-        # database, and found missing from what it returns.
-        stored = outbox_insert_new(emails)
-        lost = {e.client_email_id for e in emails if e.id not in stored}
-        winners = (
-            dict(Email.objects.filter(account=account, client_email_id__in=lost).values_list("client_email_id", "id"))
-            if lost
-            else {}
-        )
-        kept = [e for e in emails if e.id in stored]
+        # A unique constraint, not a read-then-write: rows whose client_email_id exists are skipped by the database.
+        kept, holders = outbox_store_new(emails, account_id=account.pk, client_id_field="client_email_id")
         EmailEvent.objects.bulk_create(_suppressed_events(kept))
         _after_commit(kept)
+    stored = {email.pk for email in kept}
     for result in results:
-        if result.email is not None and result.email.id not in stored:
-            result.duplicate_of = winners.get(result.email.client_email_id)
+        if result.email is not None and result.email.pk not in stored:
+            result.duplicate_of = holders.get(result.email.client_email_id)
             result.email = None

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AwsConnection
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
+from config.delivery.rows import outbox_store_new
 from config.delivery.services import delivery_announce
 from sms.models import OtpVerification, SmsEvent, SmsMessage, SmsOptOut, SmsSandboxNumber
 from sms.services.policy import sms_policy_for, spend_limit_problem
@@ -235,18 +236,11 @@ def _store_batch(account: Account, results: list[BatchItemResult]) -> None:
         return
     with transaction.atomic():
         # A unique constraint, not a read-then-write: rows whose client_sms_id exists are skipped by the database.
-        SmsMessage.objects.bulk_create(messages, ignore_conflicts=True)
-        stored = set(SmsMessage.objects.filter(id__in=[m.id for m in messages]).values_list("id", flat=True))
-        lost = {m.client_sms_id for m in messages if m.id not in stored}
-        winners = (
-            dict(SmsMessage.objects.filter(account=account, client_sms_id__in=lost).values_list("client_sms_id", "id"))
-            if lost
-            else {}
-        )
-        kept = [m for m in messages if m.id in stored]
+        kept, holders = outbox_store_new(messages, account_id=account.pk, client_id_field="client_sms_id")
         SmsEvent.objects.bulk_create(_suppressed_events(kept))
         _announce(kept)
+    stored = {message.pk for message in kept}
     for result in results:
-        if result.message is not None and result.message.id not in stored:
-            result.duplicate_of = winners.get(result.message.client_sms_id)
+        if result.message is not None and result.message.pk not in stored:
+            result.duplicate_of = holders.get(result.message.client_sms_id)
             result.message = None
