@@ -2,11 +2,8 @@
 message costs one rate unit per recipient, as SES counts its max send rate."""
 
 import re
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
-
-from django.utils import timezone
 
 from accounts.models import AwsConnection
 from config.delivery.channels import Channel, LaneState
@@ -34,6 +31,8 @@ class EmailChannel(Channel):
     name = "email"
     model = Email
     provider_id_column = "ses_message_id"
+    timeline_model = EmailEvent
+    timeline_message_field = "email_id"
 
     def lane_state(self, connection: AwsConnection) -> LaneState:
         return LaneState(rate=connection.effective_send_rate, held_until=connection.sending_held_until)
@@ -55,21 +54,6 @@ class EmailChannel(Channel):
 
     def hold(self, connection: AwsConnection, until: datetime) -> None:
         AwsConnection.objects.filter(pk=connection.pk).update(sending_held_until=until)
-
-    def record(self, messages: Iterable[Any], event_type: str, detail: str) -> None:
-        now = timezone.now()
-        EmailEvent.objects.bulk_create(
-            EmailEvent(
-                account_id=message.account_id,
-                email_id=message.pk,
-                connection_id=message.connection_id,
-                source=EmailEvent.Source.SESAME,
-                event_type=event_type,
-                detail=detail,
-                occurred_at=now,
-            )
-            for message in messages
-        )
 
 
 email_channel = EmailChannel()

@@ -4,7 +4,6 @@ month's spend and the number's opt-out (SNS's CheckIfPhoneNumberIsOptedOut). A m
 
 import time
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +37,7 @@ class SmsChannel(Channel):
     name = "sms"
     model = SmsMessage
     provider_id_column = "sns_message_id"
+    timeline_model = SmsEvent
 
     def __init__(self) -> None:
         self._states: dict[uuid.UUID, tuple[LaneState, float]] = {}
@@ -75,21 +75,6 @@ class SmsChannel(Channel):
     def hold(self, connection: AwsConnection, until: datetime) -> None:
         SmsConnectionState.objects.update_or_create(connection=connection, defaults={"held_until": until})
         self._states.pop(connection.pk, None)
-
-    def record(self, messages: Iterable[Any], event_type: str, detail: str) -> None:
-        now = timezone.now()
-        SmsEvent.objects.bulk_create(
-            SmsEvent(
-                account_id=message.account_id,
-                message_id=message.pk,
-                connection_id=message.connection_id,
-                source=SmsEvent.Source.SESAME,
-                event_type=event_type,
-                detail=detail,
-                occurred_at=now,
-            )
-            for message in messages
-        )
 
 
 sms_channel = SmsChannel()

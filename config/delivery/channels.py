@@ -246,9 +246,26 @@ class Channel:
         """The provider's daily quota is spent: send nothing on this connection before `until`."""
         raise NotImplementedError
 
+    # The channel's timeline model, when it has the common shape: account, the message (`timeline_message_field`),
+    # connection, source (with a SESAME choice), event_type, detail, occurred_at. Otherwise override `record`.
+    timeline_model: Any = None
+    timeline_message_field = "message_id"
+
     def record(self, messages: Iterable[Any], event_type: str, detail: str) -> None:
         """Append an engine event (failed, held, requeued, ...) to each message's timeline."""
-        raise NotImplementedError
+        model, now = self.timeline_model, timezone.now()
+        model.objects.bulk_create(
+            model(
+                account_id=message.account_id,
+                connection_id=message.connection_id,
+                source=model.Source.SESAME,
+                event_type=event_type,
+                detail=detail,
+                occurred_at=now,
+                **{self.timeline_message_field: message.pk},
+            )
+            for message in messages
+        )
 
 
 _registry: dict[str, Channel] = {}
