@@ -57,6 +57,8 @@ def _account_id(token_hash: str) -> Any:
     if account_id is None:
         account_id = ApiToken.objects.filter(token_hash=token_hash).values_list("account_id", flat=True).first()
         if account_id is not None:
+            if len(_account_of) >= MAX_ENTRIES:
+                _account_of.clear()
             _account_of[token_hash] = account_id
     return account_id
 
