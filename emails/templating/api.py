@@ -95,7 +95,7 @@ class TemplateViewSet(
     def scoped_queryset(self, queryset: QuerySet[Template]) -> QuerySet[Template]:
         return queryset.select_related("current_version")
 
-    def filter_queryset(self, queryset: QuerySet[Template]) -> QuerySet[Template]:
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         # The list's filters (live templates by default) are not a detail route's: an archived one is still found.
         return super().filter_queryset(queryset) if self.action == "list" else queryset
 
