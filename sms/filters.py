@@ -1,4 +1,3 @@
-
 import django_filters
 from django.db.models import Q, QuerySet
 

@@ -208,6 +208,18 @@ def template_apply(
         template = template_resolve(account=account, ref=ref, channel=channel)
     except TemplateNotFound as error:
         raise UnprocessableEntity([error_entry([*loc, "template"], str(error), "value_error.unknown")]) from None
+    return template_apply_to(template=template, variables=variables, loc=loc, contact=contact, extra=extra)
+
+
+def template_apply_to(
+    *,
+    template: Template,
+    variables: Any,
+    loc: Loc,
+    contact: Contact | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> RenderedMessage:
+    """template_apply for a template already resolved (a batch resolves each template once)."""
     version = template.current_version
     assert version is not None  # template_resolve returns only templates with a version
     errors = call_variables_check(variables, version.variables, [*loc, "variables"])

@@ -264,6 +264,12 @@ class PushAcceptedSerializer(serializers.Serializer):
 
 class PushSerializer(serializers.ModelSerializer):
     to = serializers.SerializerMethodField()
+    template_version = serializers.UUIDField(
+        source="template_version_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The template version the push was rendered from (GET /v1/templates/{id}/versions), or null.",
+    )
 
     class Meta:
         model = PushMessage
@@ -283,6 +289,7 @@ class PushSerializer(serializers.ModelSerializer):
             "tags",
             "status",
             "device_count",
+            "template_version",
             "scheduled_for",
             "send_at",
             "created_at",
