@@ -1,3 +1,4 @@
+
 import django_filters
 from django.db.models import Q, QuerySet
 

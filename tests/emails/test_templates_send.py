@@ -48,6 +48,7 @@ def test_a_send_keeps_the_version_it_used_after_the_template_changes(client_for,
         "/v1/emails", {**SEND, "template": str(template.pk), "variables": {"order_id": 2}}, format="json"
     ).json()
     old, new = (Email.objects.select_related("template_version").get(pk=r["id"]) for r in (first, second))
+    assert old.template_version is not None and new.template_version is not None
     assert (old.template_version.number, old.subject) == (1, "Order 1 has shipped")
     assert (new.template_version.number, new.subject) == (2, "Shipped!")
 
