@@ -274,6 +274,7 @@ def _draft(account: Account, data: dict[str, Any]) -> services.PushDraft:
         client_push_id=data.get("client_push_id"),
         tags=data["tags"],
     )
+    _check_size(draft)
     if "device" in target:
         draft.device = PushDevice.objects.filter(account=account, pk=target["device"]).first()
         if draft.device is not None and not draft.device.enabled:
@@ -288,7 +289,7 @@ def _draft(account: Account, data: dict[str, Any]) -> services.PushDraft:
         raise UnprocessableEntity([error_entry(loc, f"no such {loc[-1]} in your account", "value_error.unknown")])
     if names_template(data):
         _fill_from_template(account, draft, data)
-    _check_size(draft)
+        _check_size(draft)
     return draft
 
 
