@@ -51,7 +51,11 @@ def _content(values: dict[str, Any]) -> dict[str, Any]:
         raise UnprocessableEntity(
             [error_entry(["body", "html_file"], "give html or html_file, not both", "value_error.conflict")]
         )
-    raw = upload.read(MAX_SOURCE_CHARS * 4 + 1)
+    if upload.size and upload.size > MAX_SOURCE_CHARS * 4:  # 4 bytes per character at most in UTF-8
+        raise UnprocessableEntity(
+            [error_entry(["body", "html_file"], f"at most {MAX_SOURCE_CHARS // 1024} KB", "value_error.size")]
+        )
+    raw = upload.read()
     try:
         content["html"] = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
