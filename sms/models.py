@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from accounts.fields import EncryptedTextField
 from config.delivery.outbox import OutboxMessage, outbox_indexes
+from emails.templating.models import template_version_link
 
 
 class SmsMessage(OutboxMessage):
@@ -42,6 +43,7 @@ class SmsMessage(OutboxMessage):
     sealed_body = EncryptedTextField(
         blank=True, help_text="An OTP's text with its code, encrypted, kept only until it leaves the queue."
     )
+    template_version = template_version_link()
     encoding = models.CharField(max_length=5, choices=Encoding.choices)
     segments = models.PositiveSmallIntegerField()
     sms_type = models.CharField(max_length=13, choices=Type.choices, default=Type.TRANSACTIONAL)
