@@ -70,3 +70,14 @@ def contact_opted_out_topic_ids(*, contact: Contact) -> set[int]:
 
 def unsubscribe_stops_transactional(*, account_id: Any) -> bool:
     return PreferenceSettings.objects.filter(account_id=account_id, unsubscribe_stops_transactional=True).exists()
+
+
+def opted_out_topic_keys(*, contact_ids: list[int]) -> dict[int, list[str]]:
+    """One query: contact id -> sorted keys of the topics it opted out of (a page of a list, say)."""
+    found: dict[int, list[str]] = {}
+    if not contact_ids:
+        return found
+    rows = TopicOptOut.objects.filter(contact_id__in=contact_ids).order_by("topic__key")
+    for contact_id, key in rows.values_list("contact_id", "topic__key"):
+        found.setdefault(contact_id, []).append(key)
+    return found

@@ -19,7 +19,6 @@ from django.db.models import TextChoices
 from django.utils import timezone
 
 from accounts.models import Account
-from accounts.tenant_cache import tenant_changed
 from contacts.models import Contact, ContactEvent, PreferenceSettings, Topic, TopicOptOut
 from contacts.services import ContactError
 
@@ -135,6 +134,4 @@ def preference_settings_update(*, account_id: Any, **changes: Any) -> Preference
         setattr(found, field, value)
     found.full_clean()
     found.save()
-    # Accepting an email reads `unsubscribe_stops_transactional` through the tenant cache.
-    tenant_changed(account_id)
     return found
