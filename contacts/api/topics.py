@@ -27,9 +27,7 @@ TOPIC_WRITE = {key: TOPIC_EXAMPLE[key] for key in ("key", "name", "description")
 DUPLICATE_KEY = OpenApiExample(
     "Key taken",
     value={
-        "detail": [
-            {"loc": ["body", "key"], "msg": "A topic with key 'newsletter' already exists.", "type": "unique"}
-        ]
+        "detail": [{"loc": ["body", "key"], "msg": "A topic with key 'newsletter' already exists.", "type": "unique"}]
     },
 )
 
