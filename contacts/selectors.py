@@ -70,6 +70,22 @@ def contacts_reachable(*, contacts: QuerySet[Contact], topic_id: int | None) -> 
     return reachable
 
 
+def contact_exclusion_cases(*, alias: str, topic_id: int | None) -> list[tuple[str, str, list[Any]]]:
+    """The rules of `contacts_reachable` as SQL for set-based sends: (condition on the contacts row `alias`, the
+    reason it yields, params), in order; a contact no condition matches is reachable."""
+    cases: list[tuple[str, str, list[Any]]] = [(f"{alias}.status <> 'subscribed'", f"{alias}.status", [])]
+    if topic_id is not None:
+        opted_out = TopicOptOut._meta.db_table
+        cases.append(
+            (
+                f"EXISTS (SELECT 1 FROM {opted_out} o WHERE o.topic_id = %s AND o.contact_id = {alias}.id)",  # noqa: S608
+                "'opted_out'",
+                [topic_id],
+            )
+        )
+    return cases
+
+
 def topic_list(*, account: Account) -> QuerySet[Topic]:
     return Topic.objects.filter(account=account)
 
