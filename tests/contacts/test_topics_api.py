@@ -4,7 +4,7 @@ from contacts.models import Topic
 from contacts.subscriptions import Source, contact_unsubscribe, topic_create
 from tests.contacts.factories import contact_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def test_topics_crud(client_for):

@@ -8,7 +8,7 @@ from tests.contacts.factories import contact_for
 from tests.emails.factories import sending_connection
 from tests.events.broadcasts.factories import broadcast_for, newsletter_template
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 @pytest.fixture
