@@ -58,17 +58,16 @@ def audience_preview(*, broadcast: Broadcast, sample_size: int = 10) -> dict[str
 
 
 def audience_materialise(*, broadcast: Broadcast) -> int:
-    """Write the audience into the ledger (pending, or excluded with its reason) in one statement; rows already
-    there are left alone, so a second run adds nothing. Returns the rows added. (`WHERE true` lets SQLite tell the
-    upsert's ON CONFLICT from a join's ON.)"""
+    """Write the audience into the ledger (pending, or excluded with its reason) in one statement, in the
+    transaction that starts the broadcast (so the ledger is empty before it, and whole after it). Returns the rows
+    written. A plain INSERT: with ON CONFLICT (speculative insertion) 1M contacts took twice as long, and the key
+    refuses a contact twice all the same."""
     sql, params = _audience_sql(broadcast)
     ledger = BroadcastRecipient._meta.db_table
     statement = f"""
         INSERT INTO {ledger} (broadcast_id, account_id, contact_id, status, reason, email_id)
         SELECT %s, %s, r.id, CASE WHEN r.reason IS NULL THEN 'pending' ELSE 'excluded' END, COALESCE(r.reason, ''), NULL
         FROM ({sql}) AS r
-        WHERE true
-        ON CONFLICT (broadcast_id, contact_id) DO NOTHING
     """  # noqa: S608 (table names and generated SQL; every value is a parameter)
     broadcast_id = BroadcastRecipient._meta.get_field("broadcast").get_db_prep_value(broadcast.pk, db)
     with db.cursor() as cursor:
