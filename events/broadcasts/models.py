@@ -17,12 +17,15 @@ class Broadcast(models.Model):
         SENT = "sent", "Sent"  # every recipient was handed to the delivery engine
         CANCELLED = "cancelled", "Cancelled"
 
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"  # SMS and push join when their broadcast channels plug in (channels.py)
+
     ACTIVE = (Status.SCHEDULED, Status.SENDING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="broadcasts")
     name = models.CharField(max_length=200)
-    channel = models.CharField(max_length=10, default="email", help_text="email (SMS and push plug in later).")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
     template = models.ForeignKey("emails.Template", on_delete=models.PROTECT, related_name="+")
     template_version = models.ForeignKey(
         "emails.TemplateVersion",

@@ -23,7 +23,9 @@ class WindowSerializer(StrictSerializer):
 
 class BroadcastWriteSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
-    channel = serializers.ChoiceField(choices=["email"], default="email", help_text="email (SMS and push to come).")
+    channel = serializers.ChoiceField(
+        choices=Broadcast.Channel.choices, default=Broadcast.Channel.EMAIL, help_text="email (SMS and push to come)."
+    )
     template = serializers.CharField(
         help_text="The email template's id or name. Its HTML must link {{ unsubscribe_url }} visibly."
     )
