@@ -41,6 +41,35 @@ CONFLICT = OpenApiResponse(
 SYNTAX = unprocessable(OpenApiExample("Template syntax error", value=examples.SYNTAX_ERROR))
 
 
+_UPDATE_DOC: dict[str, Any] = {
+    "description": "New content or variables make a new version (the fields left out keep their current text); "
+    "the old versions stay, and messages keep pointing at the version they used. A new name or description alone "
+    "changes the template only. PUT and PATCH both take any subset of the fields.",
+    "request": {"application/json": TemplateUpdateSerializer, "multipart/form-data": TemplateUpdateSerializer},
+    "responses": {
+        200: TemplateDetailSerializer,
+        409: OpenApiResponse(
+            DetailSerializer,
+            description="Another live template of the channel has that name, or the template is archived.",
+            examples=[
+                OpenApiExample("Name taken", value=examples.NAME_TAKEN),
+                OpenApiExample("Archived", value={"detail": "the template is archived; create a new one"}),
+            ],
+        ),
+        422: SYNTAX,
+        **common_responses(with_not_found=True),
+    },
+    "examples": [
+        OpenApiExample("New HTML", value=examples.UPDATE, request_only=True),
+        OpenApiExample(
+            "Version 2",
+            value={**examples.TEMPLATE_DETAIL, "version": 2, "current_version": {**examples.VERSION, "number": 2}},
+            response_only=True,
+        ),
+    ],
+}
+
+
 def _content(values: dict[str, Any]) -> dict[str, Any]:
     """The template fields of a validated request, with an uploaded HTML file read as the `html` field."""
     content = {name: values[name] for name in _CONTENT if name in values}
@@ -51,7 +80,11 @@ def _content(values: dict[str, Any]) -> dict[str, Any]:
         raise UnprocessableEntity(
             [error_entry(["body", "html_file"], "give html or html_file, not both", "value_error.conflict")]
         )
-    raw = upload.read(MAX_SOURCE_CHARS * 4 + 1)
+    if upload.size and upload.size > MAX_SOURCE_CHARS * 4:  # 4 bytes per character at most in UTF-8
+        raise UnprocessableEntity(
+            [error_entry(["body", "html_file"], f"at most {MAX_SOURCE_CHARS // 1024} KB", "value_error.size")]
+        )
+    raw = upload.read()
     try:
         content["html"] = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -131,27 +164,7 @@ class TemplateViewSet(
         )
         return Response(TemplateDetailSerializer(template).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        summary="Change a template",
-        description="New content or variables make a new version (the fields left out keep their current text); "
-        "the old versions stay, and messages keep pointing at the version they used. A new name or description "
-        "alone changes the template only. PUT and PATCH both take any subset of the fields.",
-        request={"application/json": TemplateUpdateSerializer, "multipart/form-data": TemplateUpdateSerializer},
-        responses={
-            200: TemplateDetailSerializer,
-            409: CONFLICT,
-            422: SYNTAX,
-            **common_responses(with_not_found=True),
-        },
-        examples=[
-            OpenApiExample("New HTML", value=examples.UPDATE, request_only=True),
-            OpenApiExample(
-                "Version 2",
-                value={**examples.TEMPLATE_DETAIL, "version": 2, "current_version": {**examples.VERSION, "number": 2}},
-                response_only=True,
-            ),
-        ],
-    )
+    @extend_schema(summary="Change a template", **_UPDATE_DOC)
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         template = self.get_object()
         if template.archived_at is not None:
@@ -168,7 +181,7 @@ class TemplateViewSet(
         )
         return Response(TemplateDetailSerializer(template).data)
 
-    @extend_schema(exclude=True)
+    @extend_schema(summary="Change a template (same as PUT)", **_UPDATE_DOC)
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.update(request, *args, **kwargs)
 

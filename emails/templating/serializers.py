@@ -10,34 +10,21 @@ from config.api.serializers import StrictSerializer
 from emails.templating.content import CHANNEL_FIELDS
 from emails.templating.models import Template, TemplateVersion
 
-CONTENT_HELP = {
-    "subject": "Email: the subject line (a template).",
-    "html": "Email: the HTML body (a template; variables are HTML-escaped).",
-    "text": "Email: the text body (a template); derived from the HTML when left out.",
-    "body": "SMS and push: the message text (a template).",
-    "title": "Push: the title (a template).",
-}
+
+def _template_text(help_text: str) -> serializers.CharField:
+    """A template field: any text (checked by the service, which knows the channel), spaces kept."""
+    return serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, help_text=help_text)
 
 
 class _ContentFields(StrictSerializer):
-    subject = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False, help_text=CONTENT_HELP["subject"]
-    )
-    html = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False, help_text=CONTENT_HELP["html"]
-    )
+    subject = _template_text("Email: the subject line (a template).")
+    html = _template_text("Email: the HTML body (a template; variables are HTML-escaped).")
     html_file = serializers.FileField(
         required=False, help_text="Email: the HTML body as an uploaded file (multipart/form-data), UTF-8."
     )
-    text = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False, help_text=CONTENT_HELP["text"]
-    )
-    body = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False, help_text=CONTENT_HELP["body"]
-    )
-    title = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False, help_text=CONTENT_HELP["title"]
-    )
+    text = _template_text("Email: the text body (a template); derived from the HTML when left out.")
+    body = _template_text("SMS and push: the message text (a template).")
+    title = _template_text("Push: the title (a template).")
     variables = serializers.JSONField(
         required=False, help_text="Declared variables: [{name, type, default, required, description}]."
     )
@@ -69,6 +56,15 @@ class TemplateUpdateSerializer(_ContentFields):
 
 
 class TemplateVersionSerializer(serializers.ModelSerializer):
+    # Each version shows its channel's fields only (email: subject, html, text, text_derived; SMS: body; push:
+    # title, body, data), so none of them is always present.
+    subject = serializers.CharField(required=False)
+    html = serializers.CharField(required=False)
+    text = serializers.CharField(required=False)
+    text_derived = serializers.BooleanField(required=False, help_text="Email: the text part is derived from the HTML.")
+    body = serializers.CharField(required=False)
+    title = serializers.CharField(required=False)
+
     class Meta:
         model = TemplateVersion
         fields = (
@@ -76,6 +72,11 @@ class TemplateVersionSerializer(serializers.ModelSerializer):
             "created_at",
         )  # fmt: skip
         read_only_fields = fields
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["data"] = serializers.JSONField(required=False, help_text="Push: custom keys (templates).")
+        return fields
 
     def to_representation(self, instance: TemplateVersion) -> dict[str, Any]:
         data: dict[str, Any] = super().to_representation(instance)
@@ -117,6 +118,9 @@ class PreviewSerializer(StrictSerializer):
 
 
 class PreviewResultSerializer(serializers.Serializer):
+    """The rendered fields of the template's channel (email: subject, html, text; SMS: body; push: title, body,
+    data) and what was missing."""
+
     template = serializers.UUIDField()
     version = serializers.IntegerField()
     channel = serializers.CharField()
@@ -128,3 +132,9 @@ class PreviewResultSerializer(serializers.Serializer):
     missing = serializers.ListField(
         child=serializers.CharField(), help_text="Variables nobody supplied: required ones, and ones output blank."
     )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # `data` is also the name of Serializer's output property: declared here, not as a class attribute.
+        fields["data"] = serializers.DictField(required=False, help_text="Push: the rendered custom keys.")
+        return fields
