@@ -1,5 +1,6 @@
 """Writes and business rules of the events app. Import from here; the submodules are the implementation."""
 
+from events.services.billing_alerts import billing_alerts_send
 from events.services.health import connection_health
 from events.services.notifications import (
     batches_room,
@@ -54,6 +55,7 @@ from events.services.webhook_drain import (
 )
 
 __all__ = [
+    "billing_alerts_send",
     "batches_room",
     "connection_health",
     "connection_provision",
