@@ -55,8 +55,8 @@ from events.services.webhook_drain import (
 )
 
 __all__ = [
-    "billing_alerts_send",
     "batches_room",
+    "billing_alerts_send",
     "connection_health",
     "connection_provision",
     "connections_to_check",
