@@ -297,7 +297,7 @@ def _reserve_batch(account: Account, results: list[BatchItemResult]) -> list[Ema
                 error_entry(
                     ["body", "emails", index],
                     "not accepted: the account's email quota for this billing period is spent (see GET /v1/billing)",
-                    "quota_exceeded",
+                    "value_error.quota_exceeded",
                 )
             ]
     return [r.email for r in results if r.email is not None]
