@@ -14,7 +14,7 @@ def subscribed(*, plan_slug: str = "paid", started_on: date, **account: Any) -> 
     return subscription_start(account_id=created.pk, plan=default_plan(plan_slug), today=started_on)
 
 
-def plan(slug: str, *, price: str, included: int, overage: str | None) -> Plan:
+def plan(slug: str, *, price: str, included: int, overage: str | None, rate: int = 60) -> Plan:
     found, _ = Plan.objects.update_or_create(
         slug=slug,
         defaults={
@@ -22,7 +22,7 @@ def plan(slug: str, *, price: str, included: int, overage: str | None) -> Plan:
             "monthly_price": Decimal(price),
             "included_emails": included,
             "overage_price_per_1000": Decimal(overage) if overage else None,
-            "api_requests_per_minute": 60,
+            "api_requests_per_minute": rate,
             "email_storage_limit": 1000,
         },
     )

@@ -72,7 +72,9 @@ def test_an_email_whose_recipients_are_all_suppressed_takes_no_unit(api, free):
 
 def test_cancelling_gives_the_unit_back_once(api, free):
     client = api(free)
-    email_id = client.post("/v1/emails", email_body(schedule_send_at="2099-01-01T00:00:00Z"), format="json").json()["id"]
+    email_id = client.post("/v1/emails", email_body(schedule_send_at="2099-01-01T00:00:00Z"), format="json").json()[
+        "id"
+    ]
     assert current_period(free).emails_used == 1
     assert client.post(f"/v1/emails/{email_id}/cancel").status_code == 200
     assert current_period(free).emails_used == 0
