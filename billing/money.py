@@ -26,15 +26,10 @@ def overage_amount(emails: int, *, price_per_1000: Decimal) -> Decimal:
 
 
 def overage_emails_within(cap: Decimal, *, price_per_1000: Decimal) -> int:
-    """How many overage emails a money cap allows (whole emails whose rounded price stays within the cap)."""
+    """How many overage emails a money cap allows: whole emails whose unrounded price stays within the cap."""
     if price_per_1000 <= 0:
         raise ValueError("A plan's overage price must be positive to be capped.")
-    emails = int(cap * 1000 / price_per_1000)
-    while overage_amount(emails + 1, price_per_1000=price_per_1000) <= cap:
-        emails += 1
-    while emails > 0 and overage_amount(emails, price_per_1000=price_per_1000) > cap:
-        emails -= 1
-    return emails
+    return int(cap * 1000 // price_per_1000)
 
 
 def prorated_count(count: int, *, days: int, of_days: int) -> int:

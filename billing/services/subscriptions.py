@@ -116,7 +116,7 @@ def period_limits(*, plan: Plan, included: int, overage_cap: Decimal | None) -> 
     """(included emails, the most emails the period may accept: None for no limit)."""
     if plan.overage_price_per_1000 is None:
         return included, included
-    if overage_cap is None:
+    if overage_cap is None or plan.overage_price_per_1000 == 0:  # a free overage cannot run up a bill
         return included, None
     return included, included + money.overage_emails_within(overage_cap, price_per_1000=plan.overage_price_per_1000)
 
