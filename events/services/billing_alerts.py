@@ -24,12 +24,19 @@ def _notice(alert: UsageAlert) -> tuple[str, str]:
     else:
         headline = f"has used {alert.threshold}% of the emails its plan includes"
     subject = f"Sesame: {alert.account.name} {headline}"
+    plan = period.subscription.plan
+    if plan.overage_price_per_1000 is None:
+        after = f"The {plan.name} plan has no overage: once they are used, new emails are refused (402)"
+    else:
+        after = (
+            f"Past them, each email costs ${plan.overage_price_per_1000.normalize():f} per 1,000 on the {plan.name} "
+            "plan, up to any overage cap you set"
+        )
     text = (
         f"{alert.account.name} has sent {alert.emails_used:,} of the {alert.included_emails:,} emails included in "
         f"its billing period {period.starts_on:%b %-d} to {last_day:%b %-d, %Y} ({alert.threshold}%).\n\n"
-        "Past the included emails, sending continues at the plan's overage price when it has one, up to any "
-        "overage cap; a plan without overage stops accepting email (402) until the period renews on "
-        f"{period.ends_on:%b %-d, %Y}.\n\nSee GET /v1/billing, or change plan with POST /v1/billing/change-plan."
+        f"{after}, until the period renews on {period.ends_on:%b %-d, %Y}.\n\n"
+        "See GET /v1/billing, or change plan with POST /v1/billing/change-plan."
     )
     return subject, text
 
@@ -41,7 +48,7 @@ def billing_alerts_send(*, limit: int = 100) -> int:
         with transaction.atomic():
             alert = (
                 UsageAlert.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("account", "period")
+                .select_related("account", "period__subscription__plan")
                 .filter(notified_at=None)
                 .order_by("crossed_at")
                 .first()
