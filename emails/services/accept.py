@@ -274,7 +274,8 @@ def _store_batch(account: Account, results: list[BatchItemResult]) -> None:
         emails = _reserve_batch(account, results)
         # A unique constraint, not a read-then-write: rows whose client_email_id exists are skipped by the database.
         kept, holders = outbox_store_new(emails, account_id=account.pk, client_id_field="client_email_id")
-        usage_release(channel="email", message_ids=_billable(set(emails) - set(kept)))
+        kept_ids = {email.pk for email in kept}
+        usage_release(channel="email", message_ids=_billable([e for e in emails if e.pk not in kept_ids]))
         EmailEvent.objects.bulk_create(_suppressed_events(kept))
         _after_commit(kept)
     stored = {email.pk for email in kept}

@@ -31,6 +31,7 @@ def _ended_subscription(**kwargs) -> Subscription:
 def test_closing_a_period_twice_issues_one_invoice_and_opens_the_next():
     subscription = subscribed(plan_slug="paid", started_on=date(2026, 4, 1))
     first = period_close(period_id=subscription.periods.get().pk, now=datetime(2026, 5, 1, 0, 5, tzinfo=UTC))
+    assert first is not None and first.number is not None
     again = period_close(period_id=first.period_id, now=datetime(2026, 5, 1, 0, 10, tzinfo=UTC))
     assert again is None
     assert Invoice.objects.filter(account=subscription.account).count() == 1

@@ -39,8 +39,9 @@ def test_each_threshold_emails_the_owner_and_emits_a_webhook_event_once(api, ope
         "Sesame: Busy has used 80% of the emails its plan includes",
         "Sesame: Busy has used 90% of the emails its plan includes",
     ]
-    assert "The Free plan has no overage: once they are used, new emails are refused (402)" in notices[0].text_body
-    assert "2,700 of the 3,000 emails" in notices[0].text_body
+    text = notices[0].text_body or ""
+    assert "The Free plan has no overage: once they are used, new emails are refused (402)" in text
+    assert "2,700 of the 3,000 emails" in text
     deliveries = WebhookDelivery.objects.filter(endpoint=endpoint).order_by("payload__threshold")
     assert [(d.event_type, d.payload["threshold"], d.payload["emails_used"]) for d in deliveries] == [
         ("billing.usage_alert", 80, 2_700),
