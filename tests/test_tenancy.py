@@ -116,6 +116,14 @@ def _push(account: Account) -> Any:
                                                         schedule_send_at=later))
 
 
+def _invoice(account: Account) -> Any:
+    from billing.services import periods_close_due
+
+    period = account.subscription.periods.get()
+    type(period).objects.filter(pk=period.pk).update(ends_on=timezone.now().date())
+    return periods_close_due()[0]
+
+
 OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "token-detail": lambda account: services.api_token_create(account=account, name="victim")[0],
     "aws-connection-detail": lambda account: connection_for(account, identifier="victim"),
@@ -148,6 +156,7 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "push-detail": _push,
     "push-cancel": _push,
     "push-deliveries": _push,
+    "invoice-detail": _invoice,
 }
 
 
