@@ -7,8 +7,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -167,8 +168,20 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.display(description="Printable")
     def printable(self, invoice: Invoice) -> str:
-        return format_html('<a href="{}?format=html">the page the customer sees (API token needed)</a>',
-                           f"/v1/invoices/{invoice.pk}")  # fmt: skip
+        url = reverse("admin:billing_invoice_print", args=[invoice.pk])
+        return format_html(
+            '<a href="{}">The printable invoice</a> (customers get it from GET /v1/invoices/{}?format=html)',
+            url,
+            invoice.pk,
+        )
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.print_view)
+        return [path("<uuid:invoice_id>/print/", view, name="billing_invoice_print"), *super().get_urls()]
+
+    def print_view(self, request: HttpRequest, invoice_id: Any) -> HttpResponse:
+        invoice = get_object_or_404(Invoice.objects.select_related("account"), pk=invoice_id)
+        return TemplateResponse(request, "billing/invoice.html", {"invoice": invoice, "lines": invoice.lines.all()})
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Invoice], change: Any, done: str) -> None:
         changed, refused = 0, []

@@ -172,7 +172,14 @@ class InvoiceViewSet(
 ):
     scoped_model = Invoice
     serializer_class = InvoiceSerializer
-    renderer_classes = [JSONRenderer, InvoiceHtmlRenderer]
+
+    def get_renderers(self) -> list[Any]:
+        # Only one invoice has a page; lists, and every error, are JSON like the rest of the API.
+        return [JSONRenderer(), InvoiceHtmlRenderer()] if self.action == "retrieve" else [JSONRenderer()]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().handle_exception(exc)
 
     def scoped_queryset(self, queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
         return queryset.select_related("account").prefetch_related("lines")

@@ -117,11 +117,10 @@ def _push(account: Account) -> Any:
 
 
 def _invoice(account: Account) -> Any:
-    from billing.services import periods_close_due
+    from billing.services import period_close
 
     period = account.subscription.periods.get()
-    type(period).objects.filter(pk=period.pk).update(ends_on=timezone.now().date())
-    return periods_close_due()[0]
+    return period_close(period_id=period.pk, now=timezone.now() + (period.ends_on - timezone.now().date()))
 
 
 OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {

@@ -50,7 +50,8 @@ def test_invoices_are_listed_and_read_only_by_their_account(api, invoiced):
     other = Invoice.objects.get(account=theirs)
     assert client.get(f"/v1/invoices/{own.pk}").json()["number"] == own.number
     assert client.get(f"/v1/invoices/{other.pk}").status_code == 404
-    assert client.get(f"/v1/invoices/{other.pk}?format=html").status_code == 404
+    hidden = client.get(f"/v1/invoices/{other.pk}?format=html")
+    assert (hidden.status_code, hidden.json()) == (404, {"detail": "Not found."})
     assert api(theirs).get("/v1/invoices").json()["results"][0]["total"] == "49.00"
 
 
