@@ -23,6 +23,7 @@ from django.utils import timezone
 from rest_framework.exceptions import APIException
 
 from billing.models import BillingPeriod, Subscription, UsageAlert, UsageEntry
+from billing.services.subscriptions import period_current, period_for_usage, subscription_for_account
 
 _RESERVE_SQL = """
 WITH period AS (
@@ -86,8 +87,6 @@ def _reserve_fast(
 def _reserve_slow(
     account_id: Any, channel: str, ids: list[uuid.UUID], today: date, now: datetime, partial: bool
 ) -> list[uuid.UUID]:
-    from billing.services.subscriptions import period_current, subscription_for_account
-
     subscription = subscription_for_account(account_id=account_id, today=today)
     found = period_current(subscription=subscription, today=today)
     if found is None:
@@ -220,8 +219,6 @@ def usage_release(*, channel: str, message_ids: Sequence[uuid.UUID]) -> int:
 def usage_record(*, channel: str, messages: Sequence[tuple[Any, uuid.UUID]]) -> int:
     """Count sent SMS or push messages ((account id, message id) pairs) for reporting, once each, in each account's
     current period (the last one when the subscription has ended). No quota applies. Returns how many counted."""
-    from billing.services.subscriptions import period_for_usage
-
     field = {UsageEntry.Channel.SMS: "sms_sent", UsageEntry.Channel.PUSH: "push_sent"}[UsageEntry.Channel(channel)]
     by_account: dict[Any, list[uuid.UUID]] = {}
     for account_id, message_id in messages:
