@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from accounts.models import Account
 from billing.models import BillingPeriod, UsageAlert, UsageEntry
 from billing.quota import usage_record, usage_release
 from config.delivery.channels import channel_named
@@ -98,12 +99,19 @@ def test_a_permanent_failure_releases_the_unit_once_even_when_recorded_twice(api
 
 def test_a_retried_send_task_counts_sms_and_push_usage_once(free):
     sms_id, push_id = uuid.uuid4(), uuid.uuid4()
-    assert usage_record(channel="sms", messages=[(free.pk, sms_id)]) == 1
-    assert usage_record(channel="sms", messages=[(free.pk, sms_id)]) == 0  # the settler ran again after a crash
-    assert usage_record(channel="push", messages=[(free.pk, push_id), (free.pk, push_id)]) == 1
+    usage_record(channel="sms", messages=[(free.pk, sms_id)])
+    usage_record(channel="sms", messages=[(free.pk, sms_id)])  # the settler ran again after a crash
+    usage_record(channel="push", messages=[(free.pk, push_id), (free.pk, push_id)])
     period = current_period(free)
     assert (period.sms_sent, period.push_sent, period.emails_used) == (1, 1, 0)
     assert UsageEntry.objects.filter(message_id=sms_id).count() == 1
+
+
+def test_sms_of_an_account_without_a_subscription_yet_are_counted_in_its_new_period(free):
+    bare = Account.objects.create(name="Bare", plan=free.plan)
+    usage_record(channel="sms", messages=[(bare.pk, uuid.uuid4()), (free.pk, uuid.uuid4())])
+    assert (current_period(bare).sms_sent, current_period(free).sms_sent) == (1, 1)
+    assert bare.subscription.plan == free.plan
 
 
 def test_each_alert_threshold_is_recorded_once_per_period(api, free):
