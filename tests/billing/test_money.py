@@ -12,7 +12,7 @@ from billing.services import period_close, subscription_change_plan
 from tests.accounts.factories import default_plan
 from tests.billing.factories import plan, subscribed, use
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def _closed(subscription, *, on: date) -> Invoice:

@@ -14,7 +14,7 @@ from tests.accounts.factories import AccountFactory
 from tests.billing.factories import current_period, use
 from tests.emails.factories import email_body, sending_connection
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 @pytest.fixture
