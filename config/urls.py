@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from config.views import favicon, healthz, home
 from contacts.api.add_contact import AddContactApi
 from emails.api.emails import PendableEmailAliasViewSet
+from emails.api.lean import lean_accept
 from events.views import sns_webhook
 
 admin.site.site_header = "Sesame operator console"
@@ -23,5 +24,5 @@ urlpatterns = [
     path("add-contact", AddContactApi.as_view(), name="add-contact"),
     path("webhooks/sns/<str:connection_id>", sns_webhook, name="sns-webhook"),
     # Pendable's clients post to /emails without a version prefix.
-    path("emails", PendableEmailAliasViewSet.as_view({"post": "create"}), name="email-create-pendable"),
+    path("emails", lean_accept(PendableEmailAliasViewSet.as_view({"post": "create"})), name="email-create-pendable"),
 ]
