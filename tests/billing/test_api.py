@@ -127,3 +127,10 @@ def test_the_billing_endpoints_are_in_the_schema_with_examples(client):
             "value"
         ]["overage_amount"]
     ) == Decimal("13.20")
+
+
+def test_the_402_of_sending_is_documented(client):
+    schema = client.get("/v1/schema", {"format": "json"}).json()
+    for route in ("/v1/emails", "/v1/emails/batch"):
+        documented = schema["paths"][route]["post"]["responses"]["402"]["content"]["application/json"]
+        assert "POST /v1/billing/change-plan" in documented["examples"]["QuotaSpent"]["value"]["detail"]
