@@ -141,3 +141,9 @@ def rollups_compact() -> int:
 def rollups_prune() -> int:
     """Beat: drop hourly rollups older than the hourly charts show."""
     return services.rollups_prune()
+
+
+@shared_task
+def billing_alerts_send() -> int:
+    """Beat: email the owner and emit the webhook event for each usage alert billing recorded."""
+    return services.billing_alerts_send()

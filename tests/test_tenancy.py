@@ -135,6 +135,13 @@ def _template(account: Account) -> Any:
                                                                                                    "text": "Hello"})
 
 
+def _invoice(account: Account) -> Any:
+    from billing.services import period_close
+
+    period = account.subscription.periods.get()
+    return period_close(period_id=period.pk, now=timezone.now() + (period.ends_on - timezone.now().date()))
+
+
 OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "token-detail": lambda account: services.api_token_create(account=account, name="victim")[0],
     "aws-connection-detail": lambda account: connection_for(account, identifier="victim"),
@@ -176,6 +183,7 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "template-detail": _template,
     "template-versions": _template,
     "template-preview": _template,
+    "invoice-detail": _invoice,
 }
 
 

@@ -74,6 +74,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "sms.sync-opt-outs": {"task": "sms.tasks.opt_outs_sync_all", "schedule": 3600.0},
     "sms.refresh-sandbox-status": {"task": "sms.tasks.sandbox_status_refresh_all", "schedule": 600.0},
     "sms.otp-housekeeping": {"task": "sms.tasks.otp_housekeeping", "schedule": 60.0},
+    # billing: close ended periods (invoices, next period); send usage alerts (owner email + webhook event)
+    "billing.close-periods": {"task": "billing.tasks.close_billing_periods", "schedule": 300.0},
+    "events.billing-alerts": {"task": "events.tasks.billing_alerts_send", "schedule": 15.0},
     "contacts.imports-sweep": {"task": "contacts.tasks.contact_imports_sweep", "schedule": 60.0},
     # broadcasts: start those due, keep those sending fed (Postgres decides; a lost task costs one tick)
     "events.broadcasts-tick": {
