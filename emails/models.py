@@ -255,3 +255,27 @@ class SimulatedMessage(models.Model):
 
     def __str__(self) -> str:
         return self.message_id
+
+
+# The team inbox's models live in their own package; Django finds an app's models through this module.
+from emails.inbox.models import (  # noqa: E402
+    Conversation,
+    ConversationNote,
+    InboundDomain,
+    InboxAttachment,
+    InboxMessage,
+)
+
+__all__ = [
+    "BlockedDomain",
+    "Conversation",
+    "ConversationNote",
+    "Email",
+    "EmailEvent",
+    "Identity",
+    "InboundDomain",
+    "InboxAttachment",
+    "InboxMessage",
+    "SimulatedMessage",
+    "Suppression",
+]
