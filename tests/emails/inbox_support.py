@@ -7,8 +7,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Any
 
-from tests.events import signing
-from tests.events.conftest import TOPIC_ARN, fixture_payload
+from tests.events.conftest import fixture_payload
 
 SAMPLE = "ses-inbound/received-1.json"
 
@@ -35,10 +34,6 @@ def received(
         payload["receipt"]["action"] = action
         payload.pop("content", None)
     return payload
-
-
-def post_received(post_sns: Any, connection: Any, payload: dict[str, Any]) -> Any:
-    return post_sns(connection, signing.notification(TOPIC_ARN, payload))
 
 
 def mime(

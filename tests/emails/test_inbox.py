@@ -8,31 +8,20 @@ import pytest
 from contacts.models import Contact, ContactEvent
 from emails.models import Conversation, Email, InboxAttachment, InboxMessage
 from events.models import SnsNotification
-from tests.emails.factories import sending_connection
-from tests.emails.inbox_support import mime, post_received, received
-from tests.events import signing
-from tests.events.conftest import (  # noqa: F401  (fixtures)
-    TOPIC_ARN,
-    _eager_tasks,
-    _signing_certificate,
-    fixture_payload,
-    post_sns,
-)
+from tests.emails.inbox_support import mime, received
+from tests.events.conftest import TOPIC_ARN, fixture_payload
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def connection(account):
-    connection = sending_connection(account)
-    connection.sns_topic_arn = TOPIC_ARN
-    connection.save(update_fields=["sns_topic_arn"])
-    return connection
+def connection(inbox_connection):
+    return inbox_connection
 
 
-def test_aws_sample_notification_becomes_a_conversation_with_a_contact(connection, post_sns):
+def test_aws_sample_notification_becomes_a_conversation_with_a_contact(connection, deliver):
     payload = fixture_payload("ses-inbound/received-1.json")
-    response = post_sns(connection, signing.notification(TOPIC_ARN, payload))
+    response = deliver(connection, payload)
     assert response.status_code == 200
     notification = SnsNotification.objects.get()
     assert notification.kind == "inbound" and notification.processed_at is not None
@@ -56,15 +45,15 @@ def test_aws_sample_notification_becomes_a_conversation_with_a_contact(connectio
     assert "threaded" not in notification.result and "new conversation" in notification.result
 
 
-def test_same_ses_message_twice_is_one_message(connection, post_sns):
+def test_same_ses_message_twice_is_one_message(connection, deliver):
     payload = received(mime(), ses_message_id="same-id")
-    post_received(post_sns, connection, payload)
-    post_received(post_sns, connection, payload)  # a second SNS delivery (new SNS MessageId) of the same mail
+    deliver(connection, payload)
+    deliver(connection, payload)  # a second SNS delivery (new SNS MessageId) of the same mail
     assert InboxMessage.objects.count() == 1
     assert "already received" in SnsNotification.objects.order_by("received_at").last().result
 
 
-def test_multipart_with_attachment_and_inline_image(connection, post_sns):
+def test_multipart_with_attachment_and_inline_image(connection, deliver):
     from email.message import EmailMessage
     from email.policy import SMTP
 
@@ -79,7 +68,7 @@ def test_multipart_with_attachment_and_inline_image(connection, post_sns):
     )
     message.get_payload()[1].add_related(b"\x89PNG-bytes", maintype="image", subtype="png", cid="<pic1@customer.test>")
     message.add_attachment(b"%PDF-1.4 invoice", maintype="application", subtype="pdf", filename="invoice.pdf")
-    post_received(post_sns, connection, received(message.as_bytes(policy=SMTP)))
+    deliver(connection, received(message.as_bytes(policy=SMTP)))
 
     stored = InboxMessage.objects.get()
     assert stored.text_body.strip() == "See the picture."
@@ -95,11 +84,11 @@ def test_multipart_with_attachment_and_inline_image(connection, post_sns):
     ("charset", "encoding", "text"),
     [
         ("iso-8859-1", "quoted-printable", "Grüße aus Köln, ça va?"),
-        ("windows-1252", "8bit", "Price: 10 € – “quoted”"),
+        ("windows-1252", "8bit", "Price: 10 € - “quoted”"),
         ("iso-2022-jp", "7bit", "こんにちは、注文について"),
     ],
 )
-def test_non_utf8_charsets_are_decoded(connection, post_sns, charset, encoding, text):
+def test_non_utf8_charsets_are_decoded(connection, deliver, charset, encoding, text):
     import quopri
 
     data = text.encode(charset)
@@ -114,23 +103,24 @@ def test_non_utf8_charsets_are_decoded(connection, post_sns, charset, encoding, 
     payload = received(None)
     payload["content"] = base64.b64encode(raw).decode()
     payload["receipt"]["action"] = {"type": "SNS", "topicArn": TOPIC_ARN, "encoding": "BASE64"}
-    post_received(post_sns, connection, payload)
+    deliver(connection, payload)
     stored = InboxMessage.objects.get()
     assert stored.text_body.strip() == text
     assert stored.subject == text[:8]
     assert stored.error == ""
 
 
-def test_reply_chain_threads_by_in_reply_to_references_and_rewritten_ses_id(api, account, connection, post_sns):
+@pytest.mark.django_db(transaction=True)
+def test_reply_chain_threads_by_in_reply_to_references_and_rewritten_ses_id(api, account, connection, deliver):
     from config.delivery.engine import Engine
 
     first = mime(message_id="<first@customer.test>", subject="Order 1234")
-    post_received(post_sns, connection, received(first))
+    deliver(connection, received(first))
     conversation = Conversation.objects.get()
 
     # The customer writes again, answering their own first message (In-Reply-To).
     second = mime(message_id="<second@customer.test>", in_reply_to="<first@customer.test>", subject="Re: Order 1234")
-    post_received(post_sns, connection, received(second))
+    deliver(connection, received(second))
 
     # The team answers; the simulator sends it and SES (here: the simulator) assigns its own message id.
     reply = api(account).post(f"/v1/conversations/{conversation.pk}/reply", {"text_body": "On its way!"}, format="json")
@@ -146,15 +136,15 @@ def test_reply_chain_threads_by_in_reply_to_references_and_rewritten_ses_id(api,
         references=f"<{email.ses_message_id}@email.amazonses.com>",
         subject="Re: Order 1234",
     )
-    post_received(post_sns, connection, received(third))
+    deliver(connection, received(third))
     # A message naming the thread only in References (an older id first).
     fourth = mime(message_id="<fourth@customer.test>", references="<unknown@x.test> <second@customer.test>")
-    post_received(post_sns, connection, received(fourth))
+    deliver(connection, received(fourth))
     # And one sent to the conversation's reply address, with no threading headers at all.
     fifth = mime(message_id="<fifth@customer.test>", to=f"reply+{conversation.pk.hex}@example.com")
-    post_received(post_sns, connection, received(fifth, recipients=[f"reply+{conversation.pk.hex}@example.com"]))
+    deliver(connection, received(fifth, recipients=[f"reply+{conversation.pk.hex}@example.com"]))
     # A stranger's mail starts a conversation of its own.
-    post_received(post_sns, connection, received(mime(sender="bob@other.test", message_id="<bob@other.test>")))
+    deliver(connection, received(mime(sender="bob@other.test", message_id="<bob@other.test>")))
 
     assert Conversation.objects.count() == 2
     thread = list(conversation.messages.order_by("occurred_at", "id").values_list("message_id", "direction"))
@@ -172,7 +162,8 @@ def test_reply_chain_threads_by_in_reply_to_references_and_rewritten_ses_id(api,
     assert "by its reply address" in results[4]
 
 
-def test_mail_answering_a_sesame_email_starts_a_conversation_linked_to_it(api, account, connection, post_sns):
+@pytest.mark.django_db(transaction=True)
+def test_mail_answering_a_sesame_email_starts_a_conversation_linked_to_it(api, account, connection, deliver):
     from config.delivery.engine import Engine
 
     sent = api(account).post(
@@ -183,6 +174,6 @@ def test_mail_answering_a_sesame_email_starts_a_conversation_linked_to_it(api, a
     Engine().drain(timeout=10)
     email = Email.objects.get(pk=sent.json()["id"])
     answer = mime(in_reply_to=f"<{email.ses_message_id}@email.amazonses.com>", to="news@example.com")
-    post_received(post_sns, connection, received(answer))
+    deliver(connection, received(answer))
     conversation = Conversation.objects.get()
     assert conversation.started_by_email_id == email.pk
