@@ -116,6 +116,12 @@ def _push(account: Account) -> Any:
                                                         schedule_send_at=later))
 
 
+def _conversation(account: Account) -> Any:
+    from tests.emails.inbox_support import conversation_for
+
+    return conversation_for(account)
+
+
 OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "token-detail": lambda account: services.api_token_create(account=account, name="victim")[0],
     "aws-connection-detail": lambda account: connection_for(account, identifier="victim"),
@@ -131,6 +137,9 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "identity-detail": _identity,
     "suppression-detail": _suppression,
     "blocked-domain-detail": _blocked_domain,
+    "conversation-detail": _conversation,
+    "conversation-reply": _conversation,
+    "conversation-notes": _conversation,
     "sms-detail": _sms,
     "sms-cancel": _sms,
     "otp-detail": _otp,

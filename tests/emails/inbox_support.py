@@ -73,3 +73,19 @@ def mime(
         maintype, subtype = content_type.split("/")
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return message.as_bytes(policy=SMTP)
+
+
+def conversation_for(account: Any, raw: bytes | None = None, **kwargs: Any) -> Any:
+    """A conversation of `account`, received through the inbound service (as the webhook's worker calls it)."""
+    from django.utils import timezone
+
+    from emails.inbox.services import inbound_receive
+    from tests.emails.factories import sending_connection
+
+    connection = account.aws_connections.filter(identifier="inbox").first() or sending_connection(
+        account, identifier="inbox", is_default=not account.aws_connections.exists()
+    )
+    payload = received(raw if raw is not None else mime(), **kwargs)
+    message = inbound_receive(connection=connection, message=payload, received_at=timezone.now()).message
+    assert message is not None and message.conversation is not None
+    return message.conversation
