@@ -33,7 +33,8 @@ from emails.inbox.threads import UNSUBSCRIBE_PREFIX, Thread, tagged_local, threa
 
 logger = logging.getLogger("sesame.inbox")
 
-VERDICTS = ("spam", "virus", "spf", "dkim", "dmarc")
+# SES's verdicts, as named in the receipt (`<name>Verdict`), and how the team reads them.
+VERDICTS = {"spam": "spam", "virus": "virus", "spf": "SPF", "dkim": "DKIM", "dmarc": "DMARC"}
 _NOTIFICATION_TYPE = "Received"
 
 
@@ -50,13 +51,13 @@ class Received:
 def _verdicts(receipt: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
     verdicts: dict[str, str] = {}
     flags: list[str] = []
-    for name in VERDICTS:
+    for name, label in VERDICTS.items():
         found = receipt.get(f"{name}Verdict")
         status = str(found.get("status", "")).upper()[:40] if isinstance(found, dict) else ""
         if status:
             verdicts[name] = status
         if status == "FAIL":
-            flags.append(f"{name.upper() if len(name) < 5 else name} check failed")
+            flags.append(f"{label} check failed")
     return verdicts, flags
 
 
