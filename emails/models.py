@@ -4,9 +4,19 @@ from django.db import models
 from django.db.models import Q
 
 from config.delivery.outbox import OutboxMessage, outbox_indexes
+from emails.inbox.models import Conversation, ConversationNote, InboundDomain, InboxAttachment, InboxMessage
 from emails.templating.models import Template, TemplateVersion
 
-__all__ = ["Template", "TemplateVersion"]  # message templates live in emails.templating; Django finds them here
+# Message templates (emails.templating) and the team inbox (emails.inbox) live in packages; Django finds them here.
+__all__ = [
+    "Conversation",
+    "ConversationNote",
+    "InboundDomain",
+    "InboxAttachment",
+    "InboxMessage",
+    "Template",
+    "TemplateVersion",
+]
 
 
 class Email(OutboxMessage):
@@ -269,27 +279,3 @@ class SimulatedMessage(models.Model):
 
     def __str__(self) -> str:
         return self.message_id
-
-
-# The team inbox's models live in their own package; Django finds an app's models through this module.
-from emails.inbox.models import (  # noqa: E402
-    Conversation,
-    ConversationNote,
-    InboundDomain,
-    InboxAttachment,
-    InboxMessage,
-)
-
-__all__ = [
-    "BlockedDomain",
-    "Conversation",
-    "ConversationNote",
-    "Email",
-    "EmailEvent",
-    "Identity",
-    "InboundDomain",
-    "InboxAttachment",
-    "InboxMessage",
-    "SimulatedMessage",
-    "Suppression",
-]

@@ -111,14 +111,15 @@ def _from_headers(mail: dict[str, Any]) -> ParsedMail:
 
 
 def _contact(connection: AwsConnection, parsed: ParsedMail, occurred_at: datetime, message: InboxMessage) -> Any:
-    """The correspondent's contact: matched by address, created for a person's mail (not for machines')."""
+    """The correspondent's contact: matched by address, created for a person's message (not for machine mail or
+    an unsubscribe request)."""
     account_id = connection.account_id
     try:
         address = normalize_email(parsed.from_email)
     except ValidationError:
         return None
     contact = None
-    if not parsed.auto_reason:
+    if message.kind == InboxMessage.Kind.MESSAGE:
         name = parsed.from_address.split("<")[0].strip().strip('"') if "<" in parsed.from_address else ""
         try:
             contact = Contact.objects.filter(account_id=account_id, email=address).first()
@@ -186,16 +187,23 @@ def inbound_receive(*, connection: AwsConnection, message: dict[str, Any], recei
     inbound = InboxMessage.objects.filter(connection=connection, direction=InboxMessage.Direction.INBOUND)
     if ses_id and inbound.filter(ses_message_id=ses_id).exists():
         return Received(None, f"SES message {ses_id} was already received; nothing changed.")
+    recipients = [str(r).strip().lower() for r in receipt.get("recipients") or mail.get("destination") or []]
+    unsubscribe_tokens = [t for r in recipients if (t := tagged_local(r, UNSUBSCRIBE_PREFIX))]
+    if unsubscribe_tokens:
+        # The token names the contact: nothing of the mail is kept, and no conversation or contact is made.
+        honoured, result = unsubscribe_by_mail(tokens=unsubscribe_tokens)
+        if honoured:
+            return Received(None, result)
     raw, size, error = _content(connection, message)
     parsed = mail_parse(raw) if raw is not None else _from_headers(mail)
     problems = [error] if error else parsed.problems
     verdicts, flags = _verdicts(receipt)
-    recipients = [str(r).strip().lower() for r in receipt.get("recipients") or mail.get("destination") or []]
+    if unsubscribe_tokens:
+        flags.append("unsubscribe request with an unknown token")
     occurred_at = received_at
     with contextlib.suppress(ValueError):
         occurred_at = datetime.fromisoformat(str(receipt.get("timestamp") or mail.get("timestamp")))
     account_id = connection.account_id
-    unsubscribe_tokens = [t for r in recipients if (t := tagged_local(r, UNSUBSCRIBE_PREFIX))]
     kind = InboxMessage.Kind.MESSAGE
     if unsubscribe_tokens:
         kind = InboxMessage.Kind.UNSUBSCRIBE
@@ -248,7 +256,7 @@ def inbound_receive(*, connection: AwsConnection, message: dict[str, Any], recei
     if problems:
         notes.append(f"Problems: {' '.join(problems)}")
     if unsubscribe_tokens:
-        notes.append(unsubscribe_by_mail(message=row, tokens=unsubscribe_tokens))
+        notes.append(result)
     elif created:
         notes.append(conversation_acknowledge(conversation=conversation, message=row))
     return Received(row, " ".join(note for note in notes if note))

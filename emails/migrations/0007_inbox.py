@@ -10,8 +10,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_connection_ordering'),
-        ('contacts', '0005_contactimport_source'),
-        ('emails', '0005_email_sealed'),
+        ('contacts', '0006_topics_and_unsubscribes'),
+        ('emails', '0006_templates'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
