@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -18,6 +19,12 @@ from config.api.errors import UnprocessableEntity
 from emails.inbox import services
 from emails.inbox.models import Conversation, InboundDomain, InboxAttachment
 from emails.inbox.selectors import conversations_search
+
+
+def _operator(request: HttpRequest) -> User:
+    """The signed-in operator (the admin's views only serve staff who signed in)."""
+    assert isinstance(request.user, User)
+    return request.user
 
 
 class AssigneeFilter(admin.SimpleListFilter):
@@ -129,7 +136,7 @@ class ConversationAdmin(admin.ModelAdmin):
             raise Http404
         attachment = get_object_or_404(InboxAttachment, pk=attachment_id, content__isnull=False)
         # Always a download, never rendered in the console's origin (an HTML or SVG attachment could script it).
-        response = HttpResponse(bytes(attachment.content), content_type="application/octet-stream")
+        response = HttpResponse(bytes(attachment.content or b""), content_type="application/octet-stream")
         name = (attachment.filename or f"attachment-{attachment.pk}").replace('"', "")
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         response["X-Content-Type-Options"] = "nosniff"
@@ -174,7 +181,7 @@ class ConversationAdmin(admin.ModelAdmin):
                 form: forms.Form = ReplyForm(request.POST)
                 if form.is_valid():
                     message = services.conversation_reply(
-                        conversation=conversation, text_body=form.cleaned_data["text_body"], author=request.user
+                        conversation=conversation, text_body=form.cleaned_data["text_body"], author=_operator(request)
                     )
                     self.message_user(request, f"Reply queued (email {message.email_id}, priority 1).")
                     return True
@@ -182,7 +189,7 @@ class ConversationAdmin(admin.ModelAdmin):
                 form = NoteForm(request.POST)
                 if form.is_valid():
                     services.conversation_note_add(
-                        conversation=conversation, body=form.cleaned_data["body"], author=request.user
+                        conversation=conversation, body=form.cleaned_data["body"], author=_operator(request)
                     )
                     self.message_user(request, "Note added.")
                     return True

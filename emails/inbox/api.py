@@ -75,13 +75,13 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
 
     class Meta:
         model = Conversation
-        fields = (
+        fields: tuple[str, ...] = (
             "id", "status", "snoozed_until", "subject", "correspondent", "correspondent_email", "team_address",
             "reply_address", "contact", "assignee", "flagged", "message_count", "last_message_at", "created_at",
         )  # fmt: skip
 
     def get_assignee(self, conversation: Conversation) -> str | None:
-        return conversation.assignee.email if conversation.assignee is not None else None  # type: ignore[union-attr]
+        return conversation.assignee.email if conversation.assignee is not None else None
 
     def get_reply_address(self, conversation: Conversation) -> str:
         return reply_address(conversation, conversation.team_address.split("@")[-1])

@@ -62,6 +62,7 @@ def test_reply_note_and_status_forms(admin_client, admin_user, account, conversa
     replied = admin_client.post(url, {"op": "reply", "text_body": "We will send a new one."})
     assert replied.status_code == 302
     reply = InboxMessage.objects.get(direction="outbound")
+    assert reply.email is not None
     assert reply.author == admin_user and reply.email.priority == 1
     assert reply.email.headers["In-Reply-To"].startswith("<")
 

@@ -40,7 +40,8 @@ def test_mail_to_the_list_unsubscribe_mailto_unsubscribes_from_that_topic(
     # A second request changes nothing and says so.
     deliver(receiving, received(mime(to=address), recipients=[address]))
     assert TopicOptOut.objects.count() == 1
-    assert "Already unsubscribed" in SnsNotification.objects.order_by("received_at").last().result
+    last = SnsNotification.objects.order_by("received_at").last()
+    assert last is not None and "Already unsubscribed" in last.result
 
 
 def test_a_token_for_all_bulk_mail_unsubscribes_the_contact(account, deliver, inbox_connection, settings):
@@ -57,5 +58,5 @@ def test_an_unknown_token_is_kept_as_a_flagged_unsubscribe_request(deliver, inbo
     message = InboxMessage.objects.get()
     assert message.kind == "unsubscribe" and message.flagged
     assert "unsubscribe request with an unknown token" in message.flags
-    assert message.conversation.flagged
+    assert message.conversation is not None and message.conversation.flagged
     assert not Contact.objects.exists()

@@ -3,8 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,9 +14,9 @@ from emails.inbox.models import Conversation, ConversationNote
 UNSET: Any = object()
 
 
-def member_by_email(*, account_id: Any, email: str) -> AbstractBaseUser:
+def member_by_email(*, account_id: Any, email: str) -> User:
     """A member of the account, by login email. Raises UnprocessableEntity (422) naming the members."""
-    user = get_user_model().objects.filter(memberships__account_id=account_id, email__iexact=email.strip()).first()
+    user = User.objects.filter(memberships__account_id=account_id, email__iexact=email.strip()).first()
     if user is None:
         members = Membership.objects.filter(account_id=account_id).values_list("user__email", flat=True)[:20]
         known = ", ".join(sorted(m for m in members if m)) or "none yet"
@@ -39,7 +38,7 @@ def conversation_update(
     conversation: Conversation,
     status: str = UNSET,
     snoozed_until: datetime | None = UNSET,
-    assignee: AbstractBaseUser | None = UNSET,
+    assignee: User | None = UNSET,
 ) -> Conversation:
     """Change status and/or assignee. Snoozing needs a future `snoozed_until`; any other status clears it.
     Raises UnprocessableEntity (422) with every problem."""
@@ -72,7 +71,7 @@ def conversation_update(
         ):
             errors.append(error_entry(["body", "assignee"], "not a member of this account", "value_error.not_a_member"))
         else:
-            conversation.assignee = assignee  # type: ignore[assignment]
+            conversation.assignee = assignee
     if errors:
         raise UnprocessableEntity(errors)
     conversation.save(update_fields=["status", "snoozed_until", "assignee", "updated_at"])
@@ -80,7 +79,7 @@ def conversation_update(
 
 
 def conversation_note_add(
-    *, conversation: Conversation, body: str, author: AbstractBaseUser | None = None, author_name: str = ""
+    *, conversation: Conversation, body: str, author: User | None = None, author_name: str = ""
 ) -> ConversationNote:
     if not body.strip():
         raise UnprocessableEntity([error_entry(["body", "body"], "write the note", "value_error.missing")])

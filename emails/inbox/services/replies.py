@@ -4,7 +4,7 @@ every other accept rule hold), with In-Reply-To and References set and a `reply+
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -89,7 +89,7 @@ def _send(
     message = InboxMessage.objects.create(
         account_id=conversation.account_id,
         conversation=conversation,
-        connection_id=conversation.connection_id,
+        connection=conversation.connection,
         direction=InboxMessage.Direction.OUTBOUND,
         kind=kind,
         email=email,
@@ -117,7 +117,7 @@ def conversation_reply(
     conversation: Conversation,
     text_body: str,
     html_body: str | None = None,
-    author: AbstractBaseUser | None = None,
+    author: User | None = None,
 ) -> InboxMessage:
     """Send the team's answer to the correspondent. Raises UnprocessableEntity (422) when it cannot be sent."""
     if not text_body.strip() and not (html_body or "").strip():
@@ -125,7 +125,7 @@ def conversation_reply(
     message = _send(conversation, text_body=text_body, html_body=html_body, kind=InboxMessage.Kind.MESSAGE, extra={})
     if author is not None:
         InboxMessage.objects.filter(pk=message.pk).update(author=author)
-        message.author = author  # type: ignore[assignment]
+        message.author = author
     return message
 
 
