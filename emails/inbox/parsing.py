@@ -35,6 +35,7 @@ class ParsedMail:
     to: list[str] = field(default_factory=list)
     cc: list[str] = field(default_factory=list)
     reply_to: str = ""
+    reply_to_email: str = ""
     message_id: str = ""
     in_reply_to: str = ""
     references: list[str] = field(default_factory=list)
@@ -177,7 +178,8 @@ def mail_parse(raw: bytes) -> ParsedMail:
     mail.to = [_formatted(n, a) for n, a in _addresses([_header(message, "To", problems)])]
     mail.cc = [_formatted(n, a) for n, a in _addresses([_header(message, "Cc", problems)])]
     reply_to = _addresses([_header(message, "Reply-To", problems)])
-    mail.reply_to = _formatted(*reply_to[0]) if reply_to else ""
+    if reply_to:
+        mail.reply_to, mail.reply_to_email = _formatted(*reply_to[0]), reply_to[0][1].strip().lower()[:320]
     ids = message_ids(_header(message, "Message-ID", problems))
     mail.message_id = ids[0] if ids else ""
     in_reply_to = message_ids(_header(message, "In-Reply-To", problems))

@@ -181,3 +181,13 @@ def test_mail_answering_a_sesame_email_starts_a_conversation_linked_to_it(api, a
     deliver(connection, received(answer))
     conversation = Conversation.objects.get()
     assert conversation.started_by_email_id == email.pk
+
+
+def test_replies_go_to_the_reply_to_address_when_the_mail_has_one(connection, deliver, api, account):
+    raw = mime(sender="Shop Bot <noreply@shop.test>", headers={"Reply-To": "Care Team <care@shop.test>"})
+    deliver(connection, received(raw))
+    conversation = Conversation.objects.get()
+    assert conversation.correspondent == "Care Team <care@shop.test>"
+    assert conversation.correspondent_email == "care@shop.test"
+    reply = api(account).post(f"/v1/conversations/{conversation.pk}/reply", {"text_body": "Hi"}, format="json")
+    assert Email.objects.get(pk=reply.json()["email_id"]).to_email == "care@shop.test"

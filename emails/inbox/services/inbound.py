@@ -271,9 +271,7 @@ def _conversation(
         account_id=connection.account_id,
         connection=connection,
         correspondent=(parsed.reply_to or parsed.from_address)[:998],
-        correspondent_email=(parsed.reply_to.split("<")[-1].rstrip(">") if parsed.reply_to else parsed.from_email)
-        .strip()
-        .lower()[:320],
+        correspondent_email=parsed.reply_to_email or parsed.from_email,
         team_address=_team_address(connection, recipients, parsed),
         subject=parsed.subject,
         started_by_email=thread.answered_email,
