@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0005_rollups_and_connection_health'),
+        ('events', '0006_broadcasts'),
     ]
 
     operations = [
