@@ -4,7 +4,7 @@ answer it, and see the reply in the thread."""
 import pytest
 from django.contrib.auth import get_user_model
 
-from emails.models import Email, InboxMessage
+from emails.models import InboxMessage
 from tests.emails.inbox_support import conversation_for, mime
 from tests.events.test_console_browser import browser as browser
 from tests.events.test_console_browser import visit
