@@ -16,6 +16,7 @@ class SnsNotification(models.Model):
     class Kind(models.TextChoices):
         PENDING = "", "Not processed yet"
         SES_EVENT = "ses_event", "SES event"
+        INBOUND = "inbound", "Received mail"
         ALARM = "alarm", "CloudWatch alarm"
         SUBSCRIPTION = "subscription", "Subscription message"
         OTHER = "other", "Other message"

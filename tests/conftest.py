@@ -198,6 +198,8 @@ SQLITE_SMOKE_MODULES = {
     "tests/accounts/test_aws_connections.py",
     "tests/contacts/test_contacts_api.py",
     "tests/emails/test_admin.py",
+    "tests/emails/test_inbox_admin.py",
+    "tests/emails/test_inbox_api.py",
     "tests/events/test_admin.py",
     "tests/test_error_shape.py",
 }

@@ -127,6 +127,12 @@ def _push(account: Account) -> Any:
                                                         schedule_send_at=later))
 
 
+def _conversation(account: Account) -> Any:
+    from tests.emails.inbox_support import conversation_for
+
+    return conversation_for(account)
+
+
 def _template(account: Account) -> Any:
     from emails.templating import Template, template_create
 
@@ -163,6 +169,9 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "identity-detail": _identity,
     "suppression-detail": _suppression,
     "blocked-domain-detail": _blocked_domain,
+    "conversation-detail": _conversation,
+    "conversation-reply": _conversation,
+    "conversation-notes": _conversation,
     "sms-detail": _sms,
     "sms-cancel": _sms,
     "otp-detail": _otp,
