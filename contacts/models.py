@@ -99,6 +99,7 @@ class ContactEvent(models.Model):
         SMS = "sms", "SMS"
         PUSH = "push", "Push"
         IMPORT = "import", "Import"
+        AUTOMATION = "automation", "Automation"
 
     account = models.ForeignKey(
         "accounts.Account", on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
