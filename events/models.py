@@ -358,3 +358,14 @@ class ConnectionProvisioning(models.Model):
 
     def __str__(self) -> str:
         return f"Provisioning of {self.connection_id} at {self.ran_at:%Y-%m-%d %H:%M:%S}"
+
+
+# Automations live in their own package (events/automations); Django finds their models through this module.
+from events.automations.models import (  # noqa: E402, F401
+    Automation,
+    AutomationEntry,
+    AutomationRun,
+    AutomationRunStep,
+    AutomationSegmentMember,
+    AutomationVersion,
+)
