@@ -4,11 +4,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts.models import Account
 from contacts.filters import ContactFilter, segment_query, unknown_params
-from contacts.models import Contact, ContactEvent, Segment, Tag
+from contacts.models import Contact, ContactEvent, PreferenceSettings, Segment, Tag, Topic, TopicOptOut
 
 
 def contact_list(*, account: Account) -> QuerySet[Contact]:
@@ -48,3 +48,25 @@ def contact_timeline(*, contact: Contact) -> QuerySet[ContactEvent]:
 
 def tag_list(*, account: Account) -> QuerySet[Tag]:
     return Tag.objects.filter(account=account)
+
+
+def contacts_reachable(*, contacts: QuerySet[Contact], topic_id: int | None) -> QuerySet[Contact]:
+    """What every bulk send keeps of `contacts`: subscribed ones (not unsubscribed, bounced or complained) that
+    have not opted out of the topic. An anti-join, so it stays one set-based statement."""
+    reachable = contacts.filter(status=Contact.Status.SUBSCRIBED)
+    if topic_id is not None:
+        opted_out = TopicOptOut.objects.filter(topic_id=topic_id, contact_id=OuterRef("pk"))
+        reachable = reachable.filter(~Exists(opted_out))
+    return reachable
+
+
+def topic_list(*, account: Account) -> QuerySet[Topic]:
+    return Topic.objects.filter(account=account)
+
+
+def contact_opted_out_topic_ids(*, contact: Contact) -> set[int]:
+    return set(TopicOptOut.objects.filter(contact_id=contact.pk).values_list("topic_id", flat=True))
+
+
+def unsubscribe_stops_transactional(*, account_id: Any) -> bool:
+    return PreferenceSettings.objects.filter(account_id=account_id, unsubscribe_stops_transactional=True).exists()

@@ -2,7 +2,7 @@
 
 - Errors Django answers itself (a path that matches no route, e.g. a non-numeric id; a method a plain view does
   not take; a CSRF or host refusal; an unhandled exception) carry the API's `{"detail": ...}` JSON body, not an
-  HTML page. The operator console under /admin/ keeps Django's pages.
+  HTML page. The operator console under /admin/ and the recipients' pages under /u/ keep their HTML pages.
 - OPTIONS answers the same way on every API view: 200 with the methods in `Allow` and in the body, no token
   needed (it reveals nothing else), and no view-specific metadata.
 """
@@ -22,6 +22,7 @@ _DETAIL = {
     413: "The request body is too large.",
     500: "Server error.",
 }
+_HTML_PAGES = ("/admin/", "/u/")
 # Headers of the original answer that still hold for its JSON replacement.
 _KEPT_HEADERS = ("Allow", "Retry-After", "x-ratelimit-limit", "x-ratelimit-remaining")
 
@@ -46,7 +47,7 @@ class ApiEdgeMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        if response.status_code < 400 or request.path.startswith("/admin/") or _is_json(response):
+        if response.status_code < 400 or request.path.startswith(_HTML_PAGES) or _is_json(response):
             return response
         if response.status_code >= 500 and settings.DEBUG:
             return response  # keep Django's debug page for the developer

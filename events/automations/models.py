@@ -142,8 +142,8 @@ class AutomationRun(models.Model):
             models.Index(
                 fields=["account", "due_at"], condition=Q(status="waiting"), name="automationrun_waiting_due"
             ),
-            models.Index(fields=["automation", "-enrolled_at"], name="automationrun_automation_newest"),
-            models.Index(fields=["contact", "-enrolled_at"], name="automationrun_contact_newest"),
+            models.Index(fields=["automation", "-enrolled_at"], name="automationrun_newest"),
+            models.Index(fields=["contact", "-enrolled_at"], name="automationrun_contact"),
         ]
 
     def __str__(self) -> str:
