@@ -83,9 +83,8 @@ def _apply(account: Account, row: ParsedRow, *, update_existing: bool) -> str:
             )
     if contact is None:
         fields = {name: getattr(row, name) for name in ("email", *_FIELDS) if getattr(row, name) is not None}
-        services.contact_create(  # type: ignore[typeddict-item]
-            account=account, fields={**fields, "attributes": row.attributes}, tags=row.tag_names, notify=False
-        )
+        values = {**fields, "attributes": row.attributes}
+        services.contact_create(account=account, fields=values, tags=row.tag_names, notify=False)  # type: ignore[arg-type]
         return "created"
     changes = _changes(contact, row) if update_existing else {}
     missing_tags = tag_ids_for(account_id=account.pk, names=row.tag_names, create=True) - set(contact.tag_ids)

@@ -6,7 +6,7 @@ records and per-step counts can name it.
 """
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
 from decimal import Decimal, InvalidOperation
@@ -23,6 +23,11 @@ _STEP_ID = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 # Contact fields a test may name besides `attributes.<key>`.
 CONTACT_FIELDS = ("email", "mobile", "status", "full_name", "gender", "city", "country", "dob")
+
+
+class StepFailed(Exception):
+    """A step that can never succeed as configured (an unknown template, an unverified sender): the run fails at
+    once with this reason instead of being retried."""
 
 
 def _number(value: Any) -> Decimal | None:
@@ -64,7 +69,7 @@ def _text(value: Any) -> str:
     return str(value).casefold() if value is not None else ""
 
 
-def properties_match(conditions: list[Mapping[str, Any]], properties: Mapping[str, Any]) -> bool:
+def properties_match(conditions: Sequence[Mapping[str, Any]], properties: Mapping[str, Any]) -> bool:
     """All of an event trigger's property tests (`{"property": "product", "op": "eq", "value": "red sneakers"}`)."""
     return all(
         test_passes(test, properties.get(test["property"]), present=test["property"] in properties)
@@ -77,7 +82,11 @@ def check_tests(raw: Any, loc: Loc, *, key: str) -> tuple[list[dict[str, Any]], 
     if raw in (None, ""):
         return [], []
     if not isinstance(raw, list):
-        return [], [error_entry(loc, f'Give a list of tests, e.g. [{{"{key}": "product", "op": "eq", ...}}].', "type_error.list")]
+        return [], [
+            error_entry(
+                loc, f'Give a list of tests, e.g. [{{"{key}": "product", "op": "eq", ...}}].', "type_error.list"
+            )
+        ]
     tests, errors = [], []
     for index, item in enumerate(raw):
         test, problems = _check_test(item, [*loc, index], key=key)
@@ -89,7 +98,7 @@ def check_tests(raw: Any, loc: Loc, *, key: str) -> tuple[list[dict[str, Any]], 
 
 def _check_test(item: Any, loc: Loc, *, key: str) -> tuple[dict[str, Any] | None, list[ErrorEntry]]:
     if not isinstance(item, Mapping):
-        return None, [error_entry(loc, "Each test is an object with " f"{key}, op and value.", "type_error.dict")]
+        return None, [error_entry(loc, f"Each test is an object with {key}, op and value.", "type_error.dict")]
     errors = [
         error_entry([*loc, extra], f"Unknown field {extra!r}; a test has {key}, op and value.", "value_error.extra")
         for extra in item
@@ -107,12 +116,20 @@ def _check_test(item: Any, loc: Loc, *, key: str) -> tuple[dict[str, Any] | None
             )
         )
     if op not in OPERATORS:
-        errors.append(error_entry([*loc, "op"], f"{op!r} is not an operator; use one of {', '.join(OPERATORS)}.", "type_error.enum"))
+        errors.append(
+            error_entry(
+                [*loc, "op"], f"{op!r} is not an operator; use one of {', '.join(OPERATORS)}.", "type_error.enum"
+            )
+        )
     elif op not in ("exists", "not_exists") and ("value" not in item or isinstance(item["value"], dict | list)):
-        errors.append(error_entry([*loc, "value"], f"The {op} test needs a value (text, number or boolean).", "value_error.missing"))
+        errors.append(
+            error_entry(
+                [*loc, "value"], f"The {op} test needs a value (text, number or boolean).", "value_error.missing"
+            )
+        )
     if errors:
         return None, errors
-    test = {key: name.strip(), "op": op}
+    test = {key: str(name).strip(), "op": op}
     if "value" in item:
         test["value"] = item["value"]
     return test, []
@@ -197,13 +214,19 @@ class StepChecker:
             return None
         kind = item.get("type")
         if kind not in STEP_TYPES:
-            self._fail([*loc, "type"], f"{kind!r} is not a step type; use one of {', '.join(STEP_TYPES)}.", "type_error.enum")
+            self._fail(
+                [*loc, "type"], f"{kind!r} is not a step type; use one of {', '.join(STEP_TYPES)}.", "type_error.enum"
+            )
             return None
         step: dict[str, Any] = {"type": kind}
         allowed = {"type", "id", *_FIELDS[kind]}
         for extra in item:
             if extra not in allowed:
-                self._fail([*loc, extra], f"Unknown field {extra!r} for a {kind} step; it takes {', '.join(sorted(allowed))}.", "value_error.extra")
+                self._fail(
+                    [*loc, extra],
+                    f"Unknown field {extra!r} for a {kind} step; it takes {', '.join(sorted(allowed))}.",
+                    "value_error.extra",
+                )
         step_id = item.get("id")
         if step_id is not None:
             if not isinstance(step_id, str) or not _STEP_ID.match(step_id):
@@ -219,7 +242,9 @@ class StepChecker:
     def _wait(self, item: Mapping[str, Any], loc: Loc, step: dict[str, Any]) -> None:
         seconds, until = item.get("seconds"), item.get("until")
         if (seconds is None) == (until is None):
-            self._fail(loc, 'A wait takes "seconds" (a duration) or "until" (a time of day, "09:00").', "value_error.missing")
+            self._fail(
+                loc, 'A wait takes "seconds" (a duration) or "until" (a time of day, "09:00").', "value_error.missing"
+            )
         elif seconds is not None:
             if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= MAX_WAIT_SECONDS:
                 self._fail([*loc, "seconds"], f"Give whole seconds from 1 to {MAX_WAIT_SECONDS:,} (366 days).")
@@ -233,7 +258,11 @@ class StepChecker:
     def _condition(self, item: Mapping[str, Any], loc: Loc, step: dict[str, Any]) -> None:
         segment, tests = item.get("segment"), item.get("tests")
         if (segment is None) == (tests is None):
-            self._fail(loc, 'A condition takes "segment" (a saved segment id) or "tests" (contact field tests).', "value_error.missing")
+            self._fail(
+                loc,
+                'A condition takes "segment" (a saved segment id) or "tests" (contact field tests).',
+                "value_error.missing",
+            )
         elif segment is not None:
             if isinstance(segment, bool) or not isinstance(segment, int):
                 self._fail([*loc, "segment"], "Give a saved segment's id (a number).", "type_error.integer")
@@ -251,7 +280,9 @@ class StepChecker:
     def _send(self, item: Mapping[str, Any], loc: Loc, step: dict[str, Any]) -> None:
         channel = item.get("channel", "email")
         if channel not in CHANNELS:
-            self._fail([*loc, "channel"], f"{channel!r} is not a channel; use one of {', '.join(CHANNELS)}.", "type_error.enum")
+            self._fail(
+                [*loc, "channel"], f"{channel!r} is not a channel; use one of {', '.join(CHANNELS)}.", "type_error.enum"
+            )
         step["channel"] = channel
         for key in ("template", "topic", "from", "config_identifier"):
             value = item.get(key)
@@ -264,7 +295,9 @@ class StepChecker:
         if "template" not in step and "template" not in item:
             self._fail([*loc, "template"], "A send step names its template (its id or name).", "value_error.missing")
         if channel == "email" and "from" not in step and "from" not in item:
-            self._fail([*loc, "from"], "An email send step needs a from address (a verified identity).", "value_error.missing")
+            self._fail(
+                [*loc, "from"], "An email send step needs a from address (a verified identity).", "value_error.missing"
+            )
 
     def _tag(self, item: Mapping[str, Any], loc: Loc, step: dict[str, Any]) -> None:
         tag = item.get("tag")

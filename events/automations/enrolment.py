@@ -24,6 +24,7 @@ from contacts.hooks import WrittenEvent
 from contacts.services import contact_timeline_add
 from events.automations.definition import properties_match
 from events.automations.models import Automation, AutomationEntry, AutomationRun, AutomationRunStep
+from events.automations.runner import runs_finish
 
 _cache: dict[Any, tuple[str, "Triggers"]] = {}
 _lock = threading.Lock()
@@ -67,6 +68,19 @@ def triggers_changed(account_id: Any) -> None:
     _cache.pop(account_id, None)
 
 
+def active_trigger_of(automation: Automation) -> ActiveTrigger:
+    assert automation.version is not None
+    steps = automation.version.steps
+    return ActiveTrigger(
+        automation_id=automation.pk,
+        version_id=automation.version.pk,
+        first_step=str(steps[0]["id"]) if steps else "",
+        reentry=automation.reentry,
+        min_gap=automation.reentry_min_gap_seconds,
+        conditions=list(automation.trigger_conditions or []),
+    )
+
+
 def _load(account_id: Any) -> Triggers:
     triggers = Triggers()
     live = Automation.objects.filter(account_id=account_id).exclude(status=Automation.Status.DRAFT)
@@ -76,15 +90,7 @@ def _load(account_id: Any) -> Triggers:
         goals.update(g for g in automation.versions.exclude(goal_event="").values_list("goal_event", flat=True))
         if automation.status != Automation.Status.ACTIVE or automation.version is None:
             continue
-        steps = automation.version.steps
-        trigger = ActiveTrigger(
-            automation_id=automation.pk,
-            version_id=automation.version.pk,
-            first_step=str(steps[0]["id"]) if steps else "",
-            reentry=automation.reentry,
-            min_gap=automation.reentry_min_gap_seconds,
-            conditions=list(automation.trigger_conditions or []),
-        )
+        trigger = active_trigger_of(automation)
         kind = automation.trigger
         if kind == Automation.Trigger.TAG_ADDED and automation.trigger_tag_id:
             triggers.tag_added.setdefault(automation.trigger_tag_id, []).append(trigger)
@@ -178,7 +184,9 @@ def _enrol_portable(
     *, account_id: Any, trigger: ActiveTrigger, ids: list[int], detail: Mapping[str, Any], now: datetime
 ) -> list[tuple[int, int]]:
     """The same rule through the ORM, for SQLite (which runs one writer at a time)."""
-    gates = {e.contact_id: e for e in AutomationEntry.objects.filter(automation_id=trigger.automation_id, contact_id__in=ids)}
+    gates = {
+        e.contact_id: e for e in AutomationEntry.objects.filter(automation_id=trigger.automation_id, contact_id__in=ids)
+    }
     gap = timedelta(seconds=trigger.min_gap or 0)
     enrolled = []
     for contact_id in ids:
@@ -187,8 +195,14 @@ def _enrol_portable(
             AutomationEntry.objects.create(
                 account_id=account_id, automation_id=trigger.automation_id, contact_id=contact_id, last_entered_at=now
             )
-        elif trigger.reentry == Automation.Reentry.EVERY_TRIGGER and not gate.in_run and gate.last_entered_at <= now - gap:
-            AutomationEntry.objects.filter(pk=gate.pk).update(entries=gate.entries + 1, last_entered_at=now, in_run=True)
+        elif (
+            trigger.reentry == Automation.Reentry.EVERY_TRIGGER
+            and not gate.in_run
+            and gate.last_entered_at <= now - gap
+        ):
+            AutomationEntry.objects.filter(pk=gate.pk).update(
+                entries=gate.entries + 1, last_entered_at=now, in_run=True
+            )
         else:
             continue
         run = AutomationRun.objects.create(
@@ -200,7 +214,12 @@ def _enrol_portable(
 
 
 def _record_entered(
-    *, account_id: Any, trigger: ActiveTrigger, enrolled: list[tuple[int, int]], detail: Mapping[str, Any], now: datetime
+    *,
+    account_id: Any,
+    trigger: ActiveTrigger,
+    enrolled: list[tuple[int, int]],
+    detail: Mapping[str, Any],
+    now: datetime,
 ) -> None:
     if not enrolled:
         return
@@ -216,7 +235,12 @@ def _record_entered(
     contact_timeline_add(
         account_id=account_id,
         entries=[
-            (contact_id, "automation.enrolled", {"automation": str(trigger.automation_id), "run": run_id, **detail}, now)
+            (
+                contact_id,
+                "automation.enrolled",
+                {"automation": str(trigger.automation_id), "run": run_id, **detail},
+                now,
+            )
             for run_id, contact_id in enrolled
         ],
     )
@@ -232,8 +256,6 @@ def runs_convert(*, account_id: Any, contact_ids: Iterable[int], goal: str, now:
     )
     if not runs:
         return 0
-    from events.automations.runner import runs_finish
-
     runs_finish(
         account_id=account_id,
         runs=runs,
@@ -255,7 +277,10 @@ class AutomationListener:
 
     def tags_changed(self, *, account_id: Any, added: Mapping[int, set[int]], removed: Mapping[int, set[int]]) -> None:
         triggers = active_triggers(account_id)
-        for changes, index, kind in ((added, triggers.tag_added, "tag_added"), (removed, triggers.tag_removed, "tag_removed")):
+        for changes, index, kind in (
+            (added, triggers.tag_added, "tag_added"),
+            (removed, triggers.tag_removed, "tag_removed"),
+        ):
             if not index:
                 continue
             by_tag: dict[int, list[int]] = defaultdict(list)

@@ -31,9 +31,7 @@ class Automation(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
     # The trigger's subject, by kind: a tag, an event name (with property conditions), a saved segment.
-    trigger_tag = models.ForeignKey(
-        "contacts.Tag", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    trigger_tag = models.ForeignKey("contacts.Tag", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     trigger_event = models.CharField(max_length=100, blank=True)
     trigger_conditions = models.JSONField(
         default=list, blank=True, help_text='Event property tests, e.g. [{"property": "product", "op": "eq", ...}].'
@@ -75,9 +73,7 @@ class AutomationVersion(models.Model):
 
     class Meta:
         ordering = ("automation", "-number")
-        constraints = [
-            models.UniqueConstraint(fields=["automation", "number"], name="automationversion_unique_number")
-        ]
+        constraints = [models.UniqueConstraint(fields=["automation", "number"], name="automationversion_unique_number")]
 
     def __str__(self) -> str:
         return f"{self.automation} v{self.number}"
@@ -95,9 +91,10 @@ class AutomationEntry(models.Model):
     in_run = models.BooleanField(default=True, help_text="A run of this contact is in flight.")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["automation", "contact"], name="automationentry_unique_contact")
-        ]
+        constraints = [models.UniqueConstraint(fields=["automation", "contact"], name="automationentry_unique_contact")]
+
+    def __str__(self) -> str:
+        return f"contact {self.contact_id} in {self.automation_id}"
 
 
 class AutomationRun(models.Model):
@@ -139,9 +136,7 @@ class AutomationRun(models.Model):
         ]  # fmt: skip
         indexes = [
             # The release: the due runs of each account, oldest first.
-            models.Index(
-                fields=["account", "due_at"], condition=Q(status="waiting"), name="automationrun_waiting_due"
-            ),
+            models.Index(fields=["account", "due_at"], condition=Q(status="waiting"), name="automationrun_waiting_due"),
             models.Index(fields=["automation", "-enrolled_at"], name="automationrun_newest"),
             models.Index(fields=["contact", "-enrolled_at"], name="automationrun_contact"),
         ]
@@ -188,6 +183,7 @@ class AutomationSegmentMember(models.Model):
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+", db_constraint=False)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["automation", "contact"], name="automationsegmentmember_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["automation", "contact"], name="automationsegmentmember_unique")]
+
+    def __str__(self) -> str:
+        return f"contact {self.contact_id} in the segment of {self.automation_id}"

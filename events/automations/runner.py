@@ -7,6 +7,7 @@ at the next tick: no step is skipped, and none happens twice. Due runs are taken
 oldest first), so one account's backlog never holds another's runs back by more than a batch.
 """
 
+import contextlib
 import logging
 import time as clock
 from collections.abc import Sequence
@@ -21,10 +22,12 @@ from django.utils import timezone
 from contacts.models import Contact
 from contacts.selectors import contacts_matching
 from contacts.services import contact_tags_change, contact_timeline_add
-from events.automations.definition import CONTACT_FIELDS, flow_of, test_passes, time_of_day
+from events.automations.definition import CONTACT_FIELDS, StepFailed, flow_of, test_passes, time_of_day
 from events.automations.models import Automation, AutomationEntry, AutomationRun, AutomationRunStep
 
 logger = logging.getLogger("sesame.automations")
+
+
 Outcome = AutomationRunStep.Outcome
 # Steps one run may take in one go before it yields to the others (a flow without waits still ends).
 MAX_STEPS_PER_TURN = 100
@@ -87,13 +90,16 @@ def run_take(*, run_id: int) -> int:
                 return 0
             _advance(run)
             return 1
+    except StepFailed as exc:
+        _record_failure(run_id=run_id, error=str(exc), permanent=True)
+        return 1
     except Exception as exc:  # a bug or an outage must not kill the release; the run is retried, then failed
         logger.exception("Automation run %s: its step failed", run_id)
-        _record_failure(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+        _record_failure(run_id=run_id, error=f"{type(exc).__name__}: {exc}", permanent=False)
         return 1
 
 
-def _record_failure(*, run_id: int, error: str) -> None:
+def _record_failure(*, run_id: int, error: str, permanent: bool) -> None:
     now = timezone.now()
     with transaction.atomic():
         run = AutomationRun.objects.select_for_update().filter(pk=run_id, status=AutomationRun.Status.WAITING).first()
@@ -101,9 +107,10 @@ def _record_failure(*, run_id: int, error: str) -> None:
             return
         run.attempts += 1
         run.last_error = error[:2000]
-        if run.attempts >= settings.SESAME_AUTOMATION_MAX_ATTEMPTS:
+        if permanent or run.attempts >= settings.SESAME_AUTOMATION_MAX_ATTEMPTS:
             _step(run, run.step_id, "error", Outcome.FAILED, {"error": run.last_error}, now)
-            _finish(run, AutomationRun.Status.FAILED, f"step {run.step_id} failed {run.attempts} times: {error}"[:300], now)
+            tries = "" if permanent else f" {run.attempts} times"
+            _finish(run, AutomationRun.Status.FAILED, f"step {run.step_id} failed{tries}: {error}"[:300], now)
             return
         # 10 s, 20 s, 40 s ... : an outage heals, a bug is seen in the admin meanwhile.
         run.due_at = now + timedelta(seconds=10 * 2 ** (run.attempts - 1))
@@ -135,14 +142,16 @@ def _advance(run: AutomationRun) -> None:
             _step(run, step["id"], kind, Outcome.YES if branch == "yes" else Outcome.NO, {}, now)
             run.step_id = flow.next_of(step["id"], branch=branch)
         elif kind == "send":
-            from events.automations.sending import automation_send
+            from events.automations.sending import automation_send  # TEMP until templates is merged
 
             outcome, detail = automation_send(run=run, step=step, contact=contact)
             _step(run, step["id"], kind, outcome, detail, now)
             run.step_id = flow.next_of(step["id"])
         elif kind in ("add_tag", "remove_tag"):
             adding = kind == "add_tag"
-            contact_tags_change(contact=contact, add=[step["tag"]] if adding else [], remove=[] if adding else [step["tag"]])
+            contact_tags_change(
+                contact=contact, add=[step["tag"]] if adding else [], remove=[] if adding else [step["tag"]]
+            )
             _step(run, step["id"], kind, Outcome.TAGGED, {"tag": step["tag"], "added": adding}, now)
             run.step_id = flow.next_of(step["id"])
         else:  # exit
@@ -164,10 +173,8 @@ def _wait_end(step: dict[str, Any], contact: Contact, now: datetime) -> datetime
     zone: Any = ZoneInfo("UTC")
     name = contact.attributes.get("timezone") if isinstance(contact.attributes, dict) else None
     if isinstance(name, str) and name:
-        try:
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):  # a zone we do not know: UTC, like no zone
             zone = ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass  # not a zone we know: UTC, as for contacts without one
     local = now.astimezone(zone)
     at = local.replace(hour=time_of_day(step["until"]).hour, minute=time_of_day(step["until"]).minute, second=0,
                        microsecond=0)  # fmt: skip
@@ -234,7 +241,7 @@ def runs_finish(
     AutomationRun.objects.filter(pk__in=ids, status__in=AutomationRun.LIVE).update(
         status=status, finished_at=now, due_at=None, exit_reason=reason[:300]
     )
-    for run_id, automation_id, contact_id, _ in runs:
+    for _, automation_id, contact_id, _ in runs:
         AutomationEntry.objects.filter(automation_id=automation_id, contact_id=contact_id).update(in_run=False)
     if status != AutomationRun.Status.COMPLETED:
         AutomationRunStep.objects.bulk_create(
@@ -247,7 +254,12 @@ def runs_finish(
     contact_timeline_add(
         account_id=account_id,
         entries=[
-            (contact_id, f"automation.{status}", {"automation": str(automation_id), "run": run_id, "reason": reason}, now)
+            (
+                contact_id,
+                f"automation.{status}",
+                {"automation": str(automation_id), "run": run_id, "reason": reason},
+                now,
+            )
             for run_id, automation_id, contact_id, _ in runs
         ],
     )
