@@ -212,7 +212,10 @@ def _apply(automation: Automation, values: dict[str, Any]) -> None:
             setattr(automation, name, values[name])
 
 
-def _changed_on_commit(account_id: Any) -> None:
+def _triggers_changed(account_id: Any) -> None:
+    # Now, and again at commit: a process that reloads in between reads the old state, the second bump makes it
+    # read again (as accounts.tenant_cache.tenant_changed does).
+    triggers_changed(account_id)
     transaction.on_commit(lambda: triggers_changed(account_id))
 
 
@@ -258,7 +261,7 @@ def automation_update(*, automation: Automation, data: Any) -> Automation:
             [error_entry(["body", "steps"], "An active automation needs at least one step.", "value_error.missing")]
         )
     automation.save()
-    _changed_on_commit(automation.account_id)
+    _triggers_changed(automation.account_id)
     return automation
 
 
@@ -272,7 +275,7 @@ def automation_activate(*, automation: Automation) -> Automation:
             automation.segment_checked_at = None  # the first look records who is in already
         automation.status = Automation.Status.ACTIVE
         automation.save(update_fields=["status", "segment_checked_at", "updated_at"])
-        _changed_on_commit(automation.account_id)
+        _triggers_changed(automation.account_id)
     return automation
 
 
@@ -286,7 +289,7 @@ def automation_pause(*, automation: Automation) -> Automation:
     if automation.status != Automation.Status.PAUSED:
         automation.status = Automation.Status.PAUSED
         automation.save(update_fields=["status", "updated_at"])
-        _changed_on_commit(automation.account_id)
+        _triggers_changed(automation.account_id)
     return automation
 
 
@@ -294,7 +297,7 @@ def automation_pause(*, automation: Automation) -> Automation:
 def automation_delete(*, automation: Automation) -> None:
     account_id = automation.account_id
     automation.delete()
-    _changed_on_commit(account_id)
+    _triggers_changed(account_id)
 
 
 @transaction.atomic
@@ -331,7 +334,7 @@ def segment_entries_check(*, automation_id: Any) -> int:
     many were enrolled. The first look after activation only records the members."""
     with transaction.atomic():
         automation = (
-            Automation.objects.select_for_update(skip_locked=True)
+            Automation.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("trigger_segment", "version", "account")
             .filter(pk=automation_id, status=Automation.Status.ACTIVE, trigger=Automation.Trigger.SEGMENT_ENTERED)
             .first()
