@@ -15,6 +15,16 @@ def contact_list(*, account: Account) -> QuerySet[Contact]:
     return Contact.objects.filter(account=account)
 
 
+def contact_by_ref(*, account: Account, ref: int | str) -> Contact | None:
+    """A contact named by id, email or E.164 mobile."""
+    contacts = contact_list(account=account)
+    if isinstance(ref, int):
+        return contacts.filter(pk=ref).first()
+    if "@" in ref:
+        return contacts.filter(email=ref.lower()).first()
+    return contacts.filter(mobile=ref).first()
+
+
 def contacts_matching(*, account: Account, filters: Mapping[str, Any]) -> QuerySet[Contact]:
     """Contacts a segment's filters select; raises ValidationError naming each bad parameter."""
     unknown = unknown_params(filters, allowed=frozenset())
