@@ -24,6 +24,7 @@ from contacts.selectors import contacts_matching
 from contacts.services import contact_tags_change, contact_timeline_add
 from events.automations.definition import CONTACT_FIELDS, StepFailed, flow_of, test_passes, time_of_day
 from events.automations.models import Automation, AutomationEntry, AutomationRun, AutomationRunStep
+from events.automations.sending import automation_send
 
 logger = logging.getLogger("sesame.automations")
 
@@ -142,8 +143,6 @@ def _advance(run: AutomationRun) -> None:
             _step(run, step["id"], kind, Outcome.YES if branch == "yes" else Outcome.NO, {}, now)
             run.step_id = flow.next_of(step["id"], branch=branch)
         elif kind == "send":
-            from events.automations.sending import automation_send  # TEMP until templates is merged
-
             outcome, detail = automation_send(run=run, step=step, contact=contact)
             _step(run, step["id"], kind, outcome, detail, now)
             run.step_id = flow.next_of(step["id"])

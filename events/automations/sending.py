@@ -59,6 +59,8 @@ def automation_send(*, run: AutomationRun, step: dict[str, Any], contact: Contac
         )  # fmt: skip
     except TemplateRenderError as exc:
         raise StepFailed(f"the template {template.name!r} cannot be rendered: {exc}") from None
+    if rendered.missing:
+        return _skipped(f"missing template variables: {', '.join(rendered.missing)}")
     key = f"automation-{run.pk}-{step['id']}"
     detail: dict[str, Any] = {
         "channel": channel,
@@ -79,6 +81,7 @@ def automation_send(*, run: AutomationRun, step: dict[str, Any], contact: Contac
             if step.get("config_identifier"):
                 data["config_identifier"] = step["config_identifier"]
             email = email_accept(account=account, data=data)
+            Email.objects.filter(pk=email.pk).update(template_version=rendered.version)
             suppressed = email.status == Email.Status.SUPPRESSED
             detail["email"] = str(email.pk)
         else:
