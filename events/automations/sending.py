@@ -8,9 +8,6 @@ message's client id is `automation-<run>-<step>`, so a step retried after a fail
 
 from typing import Any
 
-from emails.templating.engine import TemplateRenderError
-from emails.templating.services import TemplateNotFound, template_render, template_resolve
-
 from accounts.models import Account
 from config.api.errors import UnprocessableEntity
 from contacts.models import Contact, Topic
@@ -18,6 +15,8 @@ from contacts.selectors import contact_opted_out_topic_ids
 from contacts.unsubscribe import unsubscribe_headers, unsubscribe_token, unsubscribe_url
 from emails.models import Email
 from emails.services.accept import DuplicateClientEmailId, email_accept
+from emails.templating.engine import TemplateRenderError
+from emails.templating.services import TemplateNotFound, template_render, template_resolve
 from events.automations.definition import StepFailed
 from events.automations.models import AutomationRun, AutomationRunStep
 from sms.models import SmsMessage

@@ -29,7 +29,12 @@ def test_add_contact_with_the_tag_enrols_the_contact_and_says_so_on_its_timeline
     assert response.json() == {"success": True, "message": "Contact added"}
     contact = Contact.objects.get(account=account, email="ada@example.com")
     [run] = runs_of(automation)
-    assert (run.contact_id, run.status, run.step_id, run.version_id) == (contact.pk, "waiting", "s1", automation.version_id)
+    assert (run.contact_id, run.status, run.step_id, run.version_id) == (
+        contact.pk,
+        "waiting",
+        "s1",
+        automation.version_id,
+    )
     assert run.trigger_detail["trigger"] == "tag_added"
     assert AutomationRunStep.objects.filter(run=run, outcome="entered").count() == 1
     names = list(ContactEvent.objects.filter(contact=contact).values_list("name", "source"))
@@ -64,9 +69,21 @@ def test_event_trigger_matches_its_property_conditions(api, account):
                                 {"property": "price", "op": "gte", "value": 50}]},
     )  # fmt: skip
     events = [
-        {"email": "yes@example.com", "name": "added_to_wishlist", "properties": {"product": "red sneakers", "price": 89.5}},
-        {"email": "cheap@example.com", "name": "added_to_wishlist", "properties": {"product": "red sneakers", "price": 9}},
-        {"email": "blue@example.com", "name": "added_to_wishlist", "properties": {"product": "blue sneakers", "price": 89}},
+        {
+            "email": "yes@example.com",
+            "name": "added_to_wishlist",
+            "properties": {"product": "red sneakers", "price": 89.5},
+        },
+        {
+            "email": "cheap@example.com",
+            "name": "added_to_wishlist",
+            "properties": {"product": "red sneakers", "price": 9},
+        },
+        {
+            "email": "blue@example.com",
+            "name": "added_to_wishlist",
+            "properties": {"product": "blue sneakers", "price": 89},
+        },
         {"email": "other@example.com", "name": "login", "properties": {"product": "red sneakers", "price": 89}},
     ]
     response = api(account).post("/v1/events", {"events": events}, format="json")
@@ -163,9 +180,10 @@ def test_the_same_trigger_written_twice_at_once_enrols_once(account):
             barrier.wait()
             contact_tags_change(contact=contact, add=["red sneakers"])
             contact_events_record(
-                account=account, events=[EventInput(name="wishlist", occurred_at=timezone.now(), email="ada@example.com")]
+                account=account,
+                events=[EventInput(name="wishlist", occurred_at=timezone.now(), email="ada@example.com")],
             )
-        except Exception as exc:  # noqa: BLE001  (reported below)
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()

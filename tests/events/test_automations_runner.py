@@ -80,8 +80,12 @@ def test_wait_until_a_time_of_day_in_the_contacts_timezone(account, monkeypatch)
     automation = automation_for(account, steps=[{"type": "wait", "until": "09:00"}])
     now = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)  # 05:00 on Dec 1 in Tokyo, 15:00 in New York
     monkeypatch.setattr(runner.timezone, "now", lambda: now)
-    tokyo = contact_for(account, email="tokyo@example.com", attributes={"timezone": "Asia/Tokyo"}, tags=["red sneakers"])
-    ny = contact_for(account, email="ny@example.com", attributes={"timezone": "America/New_York"}, tags=["red sneakers"])
+    tokyo = contact_for(
+        account, email="tokyo@example.com", attributes={"timezone": "Asia/Tokyo"}, tags=["red sneakers"]
+    )
+    ny = contact_for(
+        account, email="ny@example.com", attributes={"timezone": "America/New_York"}, tags=["red sneakers"]
+    )
     nowhere = contact_for(account, email="utc@example.com", attributes={"timezone": "Mars/Base"}, tags=["red sneakers"])
     AutomationRun.objects.update(due_at=now)
     runner.runs_release(seconds=5)
@@ -92,7 +96,9 @@ def test_wait_until_a_time_of_day_in_the_contacts_timezone(account, monkeypatch)
 
 
 def test_a_run_crashing_mid_step_resumes_at_that_step_and_does_it_once(account, monkeypatch):
-    automation = automation_for(account, steps=[{"type": "add_tag", "tag": "first"}, {"type": "add_tag", "tag": "second"}])
+    automation = automation_for(
+        account, steps=[{"type": "add_tag", "tag": "first"}, {"type": "add_tag", "tag": "second"}]
+    )
     contact = contact_for(account, tags=["red sneakers"])
     real_step = runner._step
     crashes = []
@@ -155,7 +161,11 @@ def test_editing_an_active_automation_versions_it_and_runs_in_flight_finish_on_t
 def test_editing_before_any_run_keeps_one_version(account):
     automation = automation_for(account, active=False)
     automation = services.automation_update(automation=automation, data={"steps": [{"type": "exit"}], "name": "New"})
-    assert (automation.version.number, automation.name, automation.version.steps) == (1, "New", [{"type": "exit", "id": "s1"}])
+    assert (automation.version.number, automation.name, automation.version.steps) == (
+        1,
+        "New",
+        [{"type": "exit", "id": "s1"}],
+    )
 
 
 def test_pausing_an_automation_holds_its_runs_until_it_is_active_again(account):

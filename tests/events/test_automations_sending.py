@@ -111,6 +111,7 @@ def test_sms_send_step(account):
     sms = SmsMessage.objects.get(account=account)
     assert (sms.to, sms.body, sms.priority) == ("+14254147755", "Red sneakers: 10% off today.", 60)
     reasons = sorted(
-        run.steps.order_by("-id")[0].detail.get("reason", "") for run in AutomationRun.objects.filter(automation=automation)
+        run.steps.order_by("-id")[0].detail.get("reason", "")
+        for run in AutomationRun.objects.filter(automation=automation)
     )
     assert reasons == ["", "the contact has no mobile number"]
