@@ -60,8 +60,12 @@ def test_passes(test: Mapping[str, Any], actual: Any, *, present: bool) -> bool:
     left, right = _number(actual), _number(expected)
     if left is None or right is None:
         left_text, right_text = _text(actual), _text(expected)
-        return {"gt": left_text > right_text, "gte": left_text >= right_text, "lt": left_text < right_text,
-                "lte": left_text <= right_text}[op]  # fmt: skip
+        return {
+            "gt": left_text > right_text,
+            "gte": left_text >= right_text,
+            "lt": left_text < right_text,
+            "lte": left_text <= right_text,
+        }[op]
     return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]
 
 

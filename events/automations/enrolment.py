@@ -206,9 +206,15 @@ def _enrol_portable(
         else:
             continue
         run = AutomationRun.objects.create(
-            account_id=account_id, automation_id=trigger.automation_id, version_id=trigger.version_id,
-            contact_id=contact_id, step_id=trigger.first_step, due_at=now, trigger_detail=dict(detail), enrolled_at=now,
-        )  # fmt: skip
+            account_id=account_id,
+            automation_id=trigger.automation_id,
+            version_id=trigger.version_id,
+            contact_id=contact_id,
+            step_id=trigger.first_step,
+            due_at=now,
+            trigger_detail=dict(detail),
+            enrolled_at=now,
+        )
         enrolled.append((run.pk, contact_id))
     return enrolled
 
@@ -226,12 +232,17 @@ def _record_entered(
     AutomationRunStep.objects.bulk_create(
         [
             AutomationRunStep(
-                account_id=account_id, run_id=run_id, step_id="trigger", kind="trigger",
-                outcome=AutomationRunStep.Outcome.ENTERED, detail=dict(detail), occurred_at=now,
+                account_id=account_id,
+                run_id=run_id,
+                step_id="trigger",
+                kind="trigger",
+                outcome=AutomationRunStep.Outcome.ENTERED,
+                detail=dict(detail),
+                occurred_at=now,
             )
             for run_id, _ in enrolled
         ]
-    )  # fmt: skip
+    )
     contact_timeline_add(
         account_id=account_id,
         entries=[
@@ -272,8 +283,13 @@ class AutomationListener:
     def contacts_created(self, *, account_id: Any, contact_ids: Sequence[int]) -> None:
         triggers = active_triggers(account_id)
         for trigger in triggers.contact_created:
-            runs_enrol(account_id=account_id, trigger=trigger, contact_ids=contact_ids,
-                       detail={"trigger": "contact_created"}, now=timezone.now())  # fmt: skip
+            runs_enrol(
+                account_id=account_id,
+                trigger=trigger,
+                contact_ids=contact_ids,
+                detail={"trigger": "contact_created"},
+                now=timezone.now(),
+            )
 
     def tags_changed(self, *, account_id: Any, added: Mapping[int, set[int]], removed: Mapping[int, set[int]]) -> None:
         triggers = active_triggers(account_id)
@@ -290,8 +306,13 @@ class AutomationListener:
                         by_tag[tag_id].append(contact_id)
             for tag_id, contact_ids in by_tag.items():
                 for trigger in index[tag_id]:
-                    runs_enrol(account_id=account_id, trigger=trigger, contact_ids=contact_ids,
-                               detail={"trigger": kind, "tag_id": tag_id}, now=timezone.now())  # fmt: skip
+                    runs_enrol(
+                        account_id=account_id,
+                        trigger=trigger,
+                        contact_ids=contact_ids,
+                        detail={"trigger": kind, "tag_id": tag_id},
+                        now=timezone.now(),
+                    )
 
     def events_recorded(self, *, account_id: Any, events: Sequence[WrittenEvent]) -> None:
         triggers = active_triggers(account_id)
@@ -312,5 +333,10 @@ class AutomationListener:
                 if properties_match(trigger.conditions, event.properties):
                     matched[(event.name, trigger)].add(event.contact_id)
         for (name, trigger), contact_ids in matched.items():
-            runs_enrol(account_id=account_id, trigger=trigger, contact_ids=contact_ids,
-                       detail={"trigger": "event", "event": name}, now=now)  # fmt: skip
+            runs_enrol(
+                account_id=account_id,
+                trigger=trigger,
+                contact_ids=contact_ids,
+                detail={"trigger": "event", "event": name},
+                now=now,
+            )

@@ -45,9 +45,12 @@ class Automation(models.Model):
     )
     priority = models.PositiveSmallIntegerField(default=DEFAULT_PRIORITY)
     version = models.ForeignKey(
-        "events.AutomationVersion", on_delete=models.PROTECT, null=True, related_name="+",
+        "events.AutomationVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
         help_text="The version new runs start on.",
-    )  # fmt: skip
+    )
     # Segment triggers: members are compared with the last look (AutomationSegmentMember); the first look after
     # activation only records who is in already (they did not *enter*).
     segment_checked_at = models.DateTimeField(null=True, blank=True)
@@ -111,7 +114,7 @@ class AutomationRun(models.Model):
     id = models.BigAutoField(primary_key=True)
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+", db_index=False)
     automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="runs", db_index=False)
-    version = models.ForeignKey(AutomationVersion, on_delete=models.PROTECT, related_name="runs")
+    version = models.ForeignKey(AutomationVersion, on_delete=models.CASCADE, related_name="runs")
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+", db_index=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
     step_id = models.CharField(max_length=20, blank=True, help_text="The next step to run; empty at the end.")
@@ -130,10 +133,11 @@ class AutomationRun(models.Model):
         constraints = [
             # A contact is in at most one run of an automation at a time (backstop of AutomationEntry.in_run).
             models.UniqueConstraint(
-                fields=["automation", "contact"], condition=Q(status__in=["waiting", "paused"]),
+                fields=["automation", "contact"],
+                condition=Q(status__in=["waiting", "paused"]),
                 name="automationrun_one_live_per_contact",
             ),
-        ]  # fmt: skip
+        ]
         indexes = [
             # The release: the due runs of each account, oldest first.
             models.Index(fields=["account", "due_at"], condition=Q(status="waiting"), name="automationrun_waiting_due"),

@@ -175,8 +175,9 @@ def _wait_end(step: dict[str, Any], contact: Contact, now: datetime) -> datetime
         with contextlib.suppress(ZoneInfoNotFoundError, ValueError):  # a zone we do not know: UTC, like no zone
             zone = ZoneInfo(name)
     local = now.astimezone(zone)
-    at = local.replace(hour=time_of_day(step["until"]).hour, minute=time_of_day(step["until"]).minute, second=0,
-                       microsecond=0)  # fmt: skip
+    at = local.replace(
+        hour=time_of_day(step["until"]).hour, minute=time_of_day(step["until"]).minute, second=0, microsecond=0
+    )
     if at <= local:
         at = (at.replace(tzinfo=None) + timedelta(days=1)).replace(tzinfo=zone)
     return at.astimezone(ZoneInfo("UTC"))
@@ -216,18 +217,29 @@ def _step(run: AutomationRun, step_id: str, kind: str, outcome: str, detail: dic
             (
                 run.contact_id,
                 "automation.sent" if outcome == Outcome.SENT else "automation.step",
-                {"automation": str(run.automation_id), "run": run.pk, "step": step_id, "type": kind,
-                 "outcome": outcome, **detail},
+                {
+                    "automation": str(run.automation_id),
+                    "run": run.pk,
+                    "step": step_id,
+                    "type": kind,
+                    "outcome": outcome,
+                    **detail,
+                },
                 now,
             )
         ],
-    )  # fmt: skip
+    )
 
 
 def _finish(run: AutomationRun, status: str, reason: str, now: datetime) -> None:
     _save(run)
-    runs_finish(account_id=run.account_id, runs=[(run.pk, run.automation_id, run.contact_id, run.step_id)],
-                status=status, reason=reason, now=now)  # fmt: skip
+    runs_finish(
+        account_id=run.account_id,
+        runs=[(run.pk, run.automation_id, run.contact_id, run.step_id)],
+        status=status,
+        reason=reason,
+        now=now,
+    )
     run.status = status
 
 
@@ -245,11 +257,18 @@ def runs_finish(
     if status != AutomationRun.Status.COMPLETED:
         AutomationRunStep.objects.bulk_create(
             [
-                AutomationRunStep(account_id=account_id, run_id=run_id, step_id=step_id or "end", kind="end",
-                                  outcome=Outcome.EXITED, detail={"reason": reason}, occurred_at=now)
+                AutomationRunStep(
+                    account_id=account_id,
+                    run_id=run_id,
+                    step_id=step_id or "end",
+                    kind="end",
+                    outcome=Outcome.EXITED,
+                    detail={"reason": reason},
+                    occurred_at=now,
+                )
                 for run_id, _, _, step_id in runs
             ]
-        )  # fmt: skip
+        )
     contact_timeline_add(
         account_id=account_id,
         entries=[

@@ -53,9 +53,11 @@ def automation_send(*, run: AutomationRun, step: dict[str, Any], contact: Contac
     assert template.current_version is not None  # template_resolve returns only templates with a version
     try:
         rendered = template_render(
-            version=template.current_version, variables={}, contact=contact,
+            version=template.current_version,
+            variables={},
+            contact=contact,
             extra={"unsubscribe_url": unsubscribe_url(token)},
-        )  # fmt: skip
+        )
     except TemplateRenderError as exc:
         raise StepFailed(f"the template {template.name!r} cannot be rendered: {exc}") from None
     if rendered.missing:
@@ -69,12 +71,18 @@ def automation_send(*, run: AutomationRun, step: dict[str, Any], contact: Contac
     try:
         if channel == "email":
             data: dict[str, Any] = {
-                "from": step["from"], "to": address, "subject": rendered.subject, "text_body": rendered.text,
-                "priority": run.automation.priority, "client_email_id": key, "tags": ["automation"],
+                "from": step["from"],
+                "to": address,
+                "subject": rendered.subject,
+                "text_body": rendered.text,
+                "priority": run.automation.priority,
+                "client_email_id": key,
+                "tags": ["automation"],
                 "custom_fields": {"automation": str(run.automation_id), "run": run.pk},
-                "headers": unsubscribe_headers(account_id=run.account_id, contact_id=contact.pk,
-                                               topic_id=topic.pk if topic else None),
-            }  # fmt: skip
+                "headers": unsubscribe_headers(
+                    account_id=run.account_id, contact_id=contact.pk, topic_id=topic.pk if topic else None
+                ),
+            }
             if rendered.html:
                 data["html_body"] = rendered.html
             if step.get("config_identifier"):

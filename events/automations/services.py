@@ -42,8 +42,11 @@ def _check(account: Account, data: Any, *, partial: bool) -> tuple[dict[str, Any
     ]
     out: dict[str, Any] = {}
     if not partial:
-        errors += [error_entry(["body", key], "field required", "value_error.missing")
-                   for key in ("name", "trigger") if key not in data]  # fmt: skip
+        errors += [
+            error_entry(["body", key], "field required", "value_error.missing")
+            for key in ("name", "trigger")
+            if key not in data
+        ]
     if "name" in data:
         name = data["name"]
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
@@ -206,8 +209,17 @@ def _apply(automation: Automation, values: dict[str, Any]) -> None:
         # Made now if new, so the trigger can name it by id before any contact has it.
         found = tags_resolve(account_id=automation.account_id, names=[tag_name], create=True)
         values["trigger_tag"] = next(iter(found.values()))
-    for name in ("name", "trigger", "trigger_tag", "trigger_event", "trigger_conditions", "trigger_segment", "reentry",
-                 "reentry_min_gap_seconds", "priority"):  # fmt: skip
+    for name in (
+        "name",
+        "trigger",
+        "trigger_tag",
+        "trigger_event",
+        "trigger_conditions",
+        "trigger_segment",
+        "reentry",
+        "reentry_min_gap_seconds",
+        "priority",
+    ):
         if name in values:
             setattr(automation, name, values[name])
 
@@ -323,8 +335,13 @@ def runs_exit(*, run_ids: Iterable[int], by: str = "an operator") -> int:
             run = AutomationRun.objects.select_for_update().filter(pk=run_id, status__in=AutomationRun.LIVE).first()
             if run is None:
                 continue
-            runs_finish(account_id=run.account_id, runs=[(run.pk, run.automation_id, run.contact_id, run.step_id)],
-                        status=AutomationRun.Status.EXITED, reason=f"exited by {by}", now=timezone.now())  # fmt: skip
+            runs_finish(
+                account_id=run.account_id,
+                runs=[(run.pk, run.automation_id, run.contact_id, run.step_id)],
+                status=AutomationRun.Status.EXITED,
+                reason=f"exited by {by}",
+                now=timezone.now(),
+            )
             ended += 1
     return ended
 
@@ -354,10 +371,13 @@ def segment_entries_check(*, automation_id: Any) -> int:
         automation.save(update_fields=["segment_checked_at"])
         if first_look or not entered:
             return 0
-        enrolled = runs_enrol(account_id=automation.account_id, trigger=active_trigger_of(automation),
-                              contact_ids=entered, detail={"trigger": "segment_entered",
-                                                           "segment": automation.trigger_segment_id},
-                              now=timezone.now())  # fmt: skip
+        enrolled = runs_enrol(
+            account_id=automation.account_id,
+            trigger=active_trigger_of(automation),
+            contact_ids=entered,
+            detail={"trigger": "segment_entered", "segment": automation.trigger_segment_id},
+            now=timezone.now(),
+        )
         return len(enrolled)
 
 

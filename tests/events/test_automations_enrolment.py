@@ -23,6 +23,7 @@ def runs_of(automation):
     return list(AutomationRun.objects.filter(automation=automation).order_by("id"))
 
 
+@pytest.mark.sqlite
 def test_add_contact_with_the_tag_enrols_the_contact_and_says_so_on_its_timeline(client, account):
     automation = automation_for(account)
     response = add_contact(client, account, email="ada@example.com", add_tags="red sneakers,vip")
@@ -64,10 +65,15 @@ def test_draft_and_paused_automations_and_other_accounts_enrol_nobody(client, ac
 def test_event_trigger_matches_its_property_conditions(api, account):
     automation = automation_for(
         account,
-        trigger={"type": "event", "event": "added_to_wishlist",
-                 "conditions": [{"property": "product", "op": "eq", "value": "Red Sneakers"},
-                                {"property": "price", "op": "gte", "value": 50}]},
-    )  # fmt: skip
+        trigger={
+            "type": "event",
+            "event": "added_to_wishlist",
+            "conditions": [
+                {"property": "product", "op": "eq", "value": "Red Sneakers"},
+                {"property": "price", "op": "gte", "value": 50},
+            ],
+        },
+    )
     events = [
         {
             "email": "yes@example.com",
@@ -117,6 +123,7 @@ def test_once_per_contact_ever_by_default(account):
     assert AutomationEntry.objects.get(automation=automation, contact=contact).entries == 1
 
 
+@pytest.mark.sqlite
 def test_every_trigger_enrols_again_only_after_the_run_ended_and_the_gap(account):
     automation = automation_for(
         account, steps=[{"type": "wait", "seconds": 60}], reentry={"mode": "every_trigger", "min_gap_seconds": 3600}
@@ -149,6 +156,7 @@ def test_every_trigger_without_a_gap_enrols_after_each_trigger(account):
     assert [run.status for run in runs_of(automation)] == ["completed"] * 3
 
 
+@pytest.mark.sqlite
 def test_goal_event_ends_the_run(api, account):
     automation = automation_for(account, steps=[{"type": "wait", "seconds": 3600}], goal_event="purchase")
     contact = contact_for(account, email="ada@example.com", tags=["red sneakers"])
@@ -166,9 +174,12 @@ def test_the_same_trigger_written_twice_at_once_enrols_once(account):
     exactly one run (the second sees the tag already there, or the first's enrolment on the gate row)."""
     automation = automation_for(account, reentry={"mode": "every_trigger"}, steps=[{"type": "wait", "seconds": 60}])
     event_automation = automation_for(
-        account, name="Wishlist", trigger={"type": "event", "event": "wishlist"},
-        reentry={"mode": "every_trigger"}, steps=[{"type": "wait", "seconds": 60}],
-    )  # fmt: skip
+        account,
+        name="Wishlist",
+        trigger={"type": "event", "event": "wishlist"},
+        reentry={"mode": "every_trigger"},
+        steps=[{"type": "wait", "seconds": 60}],
+    )
     contact = contact_for(account, email="ada@example.com")
     barrier = threading.Barrier(2)
     errors = []

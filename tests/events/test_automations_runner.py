@@ -22,6 +22,7 @@ def only_run(automation):
     return AutomationRun.objects.get(automation=automation)
 
 
+@pytest.mark.sqlite
 def test_a_wait_holds_the_run_until_it_is_due_then_the_next_step_runs(account):
     automation = automation_for(account, steps=[{"type": "wait", "seconds": 120}, {"type": "add_tag", "tag": "nudged"}])
     contact = contact_for(account, tags=["red sneakers"])
@@ -40,16 +41,20 @@ def test_a_wait_holds_the_run_until_it_is_due_then_the_next_step_runs(account):
     assert timeline.count("automation.step") == 3 and "automation.completed" in timeline
 
 
+@pytest.mark.sqlite
 def test_condition_takes_the_yes_or_the_no_branch_then_carries_on(account):
     automation = automation_for(
         account,
         steps=[
-            {"type": "condition", "tests": [{"field": "attributes.plan", "op": "eq", "value": "pro"}],
-             "yes": [{"type": "add_tag", "tag": "pro path"}],
-             "no": [{"type": "add_tag", "tag": "free path"}, {"type": "exit"}]},
+            {
+                "type": "condition",
+                "tests": [{"field": "attributes.plan", "op": "eq", "value": "pro"}],
+                "yes": [{"type": "add_tag", "tag": "pro path"}],
+                "no": [{"type": "add_tag", "tag": "free path"}, {"type": "exit"}],
+            },
             {"type": "add_tag", "tag": "after"},
         ],
-    )  # fmt: skip
+    )
     pro = contact_for(account, email="pro@example.com", attributes={"plan": "PRO"}, tags=["red sneakers"])
     free = contact_for(account, email="free@example.com", tags=["red sneakers"])
     release_all()
