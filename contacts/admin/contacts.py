@@ -175,6 +175,9 @@ class ContactAdmin(admin.ModelAdmin):
     raw_id_fields = ("account",)
     readonly_fields = ("tags", "created_at", "updated_at", "last_seen_at")
     inlines = (TimelineInline,)
+    # Inlines of the floors above (an automation's runs of this contact), added by their admin modules: contacts
+    # never imports them.
+    extra_inlines: list[type[admin.options.InlineModelAdmin]] = []
     actions = ("add_tags", "remove_tags", "delete_contacts")
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -182,6 +185,9 @@ class ContactAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return ContactChangeList
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
+        return [*self.inlines, *self.extra_inlines]
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)

@@ -1,5 +1,5 @@
 """The events app's operator pages; importing the modules registers them."""
 
-from events.admin import dashboards, reputation, timeline, webhooks
+from events.admin import automations, dashboards, reputation, timeline, webhooks
 
-__all__ = ["dashboards", "reputation", "timeline", "webhooks"]
+__all__ = ["automations", "dashboards", "reputation", "timeline", "webhooks"]
