@@ -9,7 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from config.admin_logs import ReadOnlyLogAdmin
@@ -214,22 +214,37 @@ class AutomationRunAdmin(RunActions, ReadOnlyLogAdmin, admin.ModelAdmin):
     actions = ("pause_runs", "resume_runs", "exit_runs")
 
 
-class ContactRunInline(ReadOnlyLogAdmin, admin.TabularInline):
-    """A contact's runs on its page, newest first, each linking to its steps (and its actions)."""
+def contact_runs_panel(contact: Any) -> str:
+    """A contact's newest runs, for its page (contacts' ContactAdmin.extra_panels)."""
+    runs = list(
+        selectors.contact_runs(contact_id=contact.pk, account_id=contact.account_id).order_by("-enrolled_at")[:20]
+    )
+    if not runs:
+        return ""
+    rows = format_html_join(
+        "",
+        '<tr><td><a href="{}">run {}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        (
+            (
+                reverse("admin:events_automationrun_change", args=[run.pk]),
+                run.pk,
+                run.automation.name,
+                run.get_status_display(),
+                run.step_id or "-",
+                run.enrolled_at.strftime("%Y-%m-%d %H:%M:%S"),
+                run.exit_reason or "",
+            )
+            for run in runs
+        ),
+    )
+    more = reverse("admin:events_automationrun_changelist") + f"?contact={contact.pk}"
+    return format_html(
+        '<div class="contact-automation-runs"><strong>Automation runs (newest first)</strong> · '
+        '<a href="{}">all, with pause, resume and exit</a><table><tr><th>run</th><th>automation</th><th>status</th>'
+        "<th>step</th><th>enrolled</th><th>ended because</th></tr>{}</table></div>",
+        more,
+        rows,
+    )
 
-    model = AutomationRun
-    fk_name = "contact"
-    extra = 0
-    fields = ("run_link", "automation", "status", "step_id", "due_at", "enrolled_at", "exit_reason")
-    readonly_fields = fields
-    ordering = ("-enrolled_at",)
-    verbose_name_plural = "Automation runs (newest first)"
 
-    @admin.display(description="run")
-    def run_link(self, run: AutomationRun) -> str:
-        return format_html(
-            '<a href="{}">run {}</a>', reverse("admin:events_automationrun_change", args=[run.pk]), run.pk
-        )
-
-
-ContactAdmin.extra_inlines.append(ContactRunInline)
+ContactAdmin.extra_panels.append(contact_runs_panel)

@@ -73,6 +73,8 @@ def test_a_contacts_page_lists_its_runs(admin_client, flow):
     assert f"/admin/events/automationrun/{run.pk}/change/" in html and automation.name in html
     assert "automation.enrolled" in html  # the timeline shows the enrolment and the steps
     assert "automation.step" in html
+    listed = admin_client.get(f"/admin/events/automationrun/?contact={contacts[0].pk}").content.decode()
+    assert "c0@example.com" in listed and "c1@example.com" not in listed
 
 
 def test_run_actions_pause_resume_and_exit(admin_client, flow):
