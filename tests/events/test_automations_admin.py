@@ -95,7 +95,7 @@ def test_run_actions_pause_resume_and_exit(admin_client, flow):
 
 
 def test_a_run_page_shows_its_steps_and_cannot_be_edited(admin_client, flow):
-    run = AutomationRun.objects.order_by("id").first()
+    run = AutomationRun.objects.order_by("id")[0]
     html = admin_client.get(f"/admin/events/automationrun/{run.pk}/change/").content.decode()
     assert "Steps taken" in html and "waiting" in html
     response = admin_client.post(f"/admin/events/automationrun/{run.pk}/change/", {"status": "completed"})

@@ -60,6 +60,7 @@ def test_condition_takes_the_yes_or_the_no_branch_then_carries_on(account):
     release_all()
     assert tags_of(pro) == ["after", "pro path", "red sneakers"]
     assert tags_of(free) == ["free path", "red sneakers"]
+    assert automation.version is not None
     steps = automation.version.steps
     assert [s["id"] for s in steps] == ["s1", "s5"] and steps[0]["yes"][0]["id"] == "s2"
     pro_run = AutomationRun.objects.get(contact=pro)
@@ -106,7 +107,7 @@ def test_a_run_crashing_mid_step_resumes_at_that_step_and_does_it_once(account, 
     )
     contact = contact_for(account, tags=["red sneakers"])
     real_step = runner._step
-    crashes = []
+    crashes: list[str] = []
 
     def crash_after_the_effect(run, step_id, kind, outcome, detail, now):
         real_step(run, step_id, kind, outcome, detail, now)
@@ -152,7 +153,7 @@ def test_editing_an_active_automation_versions_it_and_runs_in_flight_finish_on_t
     automation = services.automation_update(
         automation=automation, data={"steps": [{"type": "wait", "seconds": 60}, {"type": "add_tag", "tag": "new"}]}
     )
-    assert automation.version.number == 2
+    assert automation.version is not None and automation.version.number == 2
     assert AutomationVersion.objects.filter(automation=automation).count() == 2
     late = contact_for(account, email="late@example.com", tags=["red sneakers"])
     release_all()
@@ -166,6 +167,7 @@ def test_editing_an_active_automation_versions_it_and_runs_in_flight_finish_on_t
 def test_editing_before_any_run_keeps_one_version(account):
     automation = automation_for(account, active=False)
     automation = services.automation_update(automation=automation, data={"steps": [{"type": "exit"}], "name": "New"})
+    assert automation.version is not None
     assert (automation.version.number, automation.name, automation.version.steps) == (
         1,
         "New",

@@ -38,7 +38,7 @@ def test_send_step_queues_the_rendered_email_at_the_automations_priority_with_un
     assert (email.to_email, email.subject, email.priority) == ("ada@example.com", "Still thinking about them, Ada?", 60)
     assert email.client_email_id == f"automation-{run.pk}-s1"
     assert email.status == Email.Status.QUEUED
-    assert "/u/" in email.html_body and "Your red sneakers wait." in email.text_body
+    assert "/u/" in str(email.html_body) and "Your red sneakers wait." in str(email.text_body)
     assert email.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert email.template_version is not None and email.template_version.number == 1
     assert step_outcomes(run)[-1] == ("s1", "sent")
@@ -85,7 +85,7 @@ def test_an_unknown_template_fails_the_run_at_once_with_the_reason(account, send
 def test_a_send_that_crashed_after_queueing_is_queued_once_on_the_retry(account, sender, monkeypatch):
     automation = automation_for(account, steps=[SEND])
     contact_for(account, tags=["red sneakers"])
-    real_step, crashes = runner._step, []
+    real_step, crashes = runner._step, list[int]()
 
     def crash_once(run, step_id, kind, outcome, detail, now):
         real_step(run, step_id, kind, outcome, detail, now)

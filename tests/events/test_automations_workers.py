@@ -36,9 +36,9 @@ def red_sneakers(account):
 def test_red_sneakers_end_to_end(client, api, account, red_sneakers, celery_worker, celery_beat, tmp_path):
     assert wait_for(lambda: beat_ticking(tmp_path), timeout=20), "beat never ticked"
     key = token_for(account, scopes=("contacts",))
-    for email, name in (("ada@example.com", "Ada Lovelace"), ("bob@example.com", "Bob Stone")):
+    for address, name in (("ada@example.com", "Ada Lovelace"), ("bob@example.com", "Bob Stone")):
         response = client.post(
-            "/add-contact", {"email": email, "full_name": name, "add_tags": "red sneakers"}, HTTP_TEMPLATE_KEY=key
+            "/add-contact", {"email": address, "full_name": name, "add_tags": "red sneakers"}, HTTP_TEMPLATE_KEY=key
         )
         assert response.json() == {"success": True, "message": "Contact added"}
     runs = {run.contact.email: run for run in AutomationRun.objects.select_related("contact")}
