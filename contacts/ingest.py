@@ -270,19 +270,26 @@ def _create_contacts(*, account: Account, contacts: list[Newcomer]) -> list[int]
         return [pk for (pk,) in cursor.fetchall()]
 
 
-def _insert_events(*, account: Account, events: Sequence[EventInput], contact_ids: list[int]) -> None:
+TimelineRow = tuple[int, str, Mapping[str, Any], datetime, str]  # contact id, name, properties, occurred_at, source
+
+
+def timeline_rows_insert(*, account_id: Any, rows: Sequence[TimelineRow]) -> None:
+    """Append rows to contacts' timelines in one statement (COPY on PostgreSQL): ingestion and every other writer
+    of many rows at once."""
+    if not rows:
+        return
     if connection.vendor != "postgresql":
         ContactEvent.objects.bulk_create(
             [
                 ContactEvent(
-                    account=account,
+                    account_id=account_id,
                     contact_id=contact_id,
-                    name=event.name,
-                    properties=event.properties,
-                    occurred_at=event.occurred_at,
-                    source=event.source,
+                    name=name,
+                    properties=dict(properties),
+                    occurred_at=occurred_at,
+                    source=source,
                 )
-                for event, contact_id in zip(events, contact_ids, strict=True)
+                for contact_id, name, properties, occurred_at, source in rows
             ]
         )
         return
@@ -290,11 +297,9 @@ def _insert_events(*, account: Account, events: Sequence[EventInput], contact_id
     buffer = io.StringIO()
     write = csv.writer(buffer).writerow
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    account_id = str(account.pk)
-    for event, contact_id in zip(events, contact_ids, strict=True):
-        write(
-            (account_id, contact_id, event.name, dumps(event.properties), event.occurred_at.isoformat(), event.source)
-        )
+    account = str(account_id)
+    for contact_id, name, properties, occurred_at, source in rows:
+        write((account, contact_id, name, dumps(properties), occurred_at.isoformat(), source))
     with connection.cursor() as cursor, cursor.copy(_COPY_EVENTS) as copy:
         copy.write(buffer.getvalue())
 
@@ -325,7 +330,13 @@ def _touch_last_seen(*, seen: Mapping[int, datetime]) -> None:
 
 def _record(*, account: Account, events: Sequence[EventInput]) -> tuple[EventsResult, dict[int, datetime]]:
     contact_ids, created = _resolve_contacts(account=account, events=events)
-    _insert_events(account=account, events=events, contact_ids=contact_ids)
+    timeline_rows_insert(
+        account_id=account.pk,
+        rows=[
+            (contact_id, event.name, event.properties, event.occurred_at, event.source)
+            for event, contact_id in zip(events, contact_ids, strict=True)
+        ],
+    )
     notify_contacts_created(account_id=account.pk, contact_ids=created)
     seen: dict[int, datetime] = {}
     for event, contact_id in zip(events, contact_ids, strict=True):

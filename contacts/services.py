@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from contacts.hooks import notify_contacts_created, notify_tags_changed
+from contacts.ingest import timeline_rows_insert
 from contacts.models import Contact, ContactEvent, ContactImport, Segment
 from contacts.tagging import TagChange, contacts_retag, tag_counts_apply, tag_ids_for
 
@@ -260,18 +261,13 @@ def contact_timeline_append_for_address(
 def contact_timeline_add(*, account_id: Any, entries: Iterable[tuple[int, str, dict[str, Any], datetime]]) -> None:
     """Timeline rows written by the floors above (automations): (contact id, name, properties, occurred_at) each.
     They are not events a listener hears of, so they never trigger anything."""
-    ContactEvent.objects.bulk_create(
-        [
-            ContactEvent(
-                account_id=account_id,
-                contact_id=contact_id,
-                name=name[:100],
-                properties=properties,
-                occurred_at=occurred_at,
-                source=ContactEvent.Source.AUTOMATION,
-            )
+    source = ContactEvent.Source.AUTOMATION.value
+    timeline_rows_insert(
+        account_id=account_id,
+        rows=[
+            (contact_id, name[:100], properties, occurred_at, source)
             for contact_id, name, properties, occurred_at in entries
-        ]
+        ],
     )
 
 

@@ -136,13 +136,18 @@ WITH candidate AS (
         WHERE %(again)s AND NOT e.in_run
           AND e.last_entered_at <= EXCLUDED.last_entered_at - make_interval(secs => %(gap)s)
     RETURNING e.contact_id
+), runs AS (
+    INSERT INTO events_automationrun (account_id, automation_id, version_id, contact_id, status, step_id, due_at,
+                                      trigger_detail, attempts, last_error, enrolled_at, exit_reason)
+    SELECT %(account)s, %(automation)s, %(version)s, contact_id, 'waiting', %(first)s, %(now)s, %(detail)s::jsonb,
+           0, '', %(now)s, ''
+    FROM gate
+    RETURNING id, contact_id
+), entered AS (
+    INSERT INTO events_automationrunstep (account_id, run_id, step_id, kind, outcome, detail, occurred_at)
+    SELECT %(account)s, id, 'trigger', 'trigger', 'entered', %(detail)s::jsonb, %(now)s FROM runs
 )
-INSERT INTO events_automationrun (account_id, automation_id, version_id, contact_id, status, step_id, due_at,
-                                  trigger_detail, attempts, last_error, enrolled_at, exit_reason)
-SELECT %(account)s, %(automation)s, %(version)s, contact_id, 'waiting', %(first)s, %(now)s, %(detail)s::jsonb, 0, '',
-       %(now)s, ''
-FROM gate
-RETURNING id, contact_id
+SELECT id, contact_id FROM runs
 """
 
 
@@ -150,7 +155,8 @@ def runs_enrol(
     *, account_id: Any, trigger: ActiveTrigger, contact_ids: Iterable[int], detail: Mapping[str, Any], now: datetime
 ) -> list[tuple[int, int]]:
     """Enrol these contacts where the re-entry rule allows; returns (run id, contact id) of each new run. Runs
-    start due now: the release takes their first step within a beat tick."""
+    start due now: the release takes their first step within a beat tick. On PostgreSQL the gate, the runs and
+    their `entered` records are one statement."""
     ids = sorted(set(contact_ids))
     if not ids:
         return []
@@ -176,7 +182,7 @@ def runs_enrol(
             enrolled = [(run_id, contact_id) for run_id, contact_id in cursor.fetchall()]
     else:
         enrolled = _enrol_portable(account_id=account_id, trigger=trigger, ids=ids, detail=detail, now=now)
-    _record_entered(account_id=account_id, trigger=trigger, enrolled=enrolled, detail=detail, now=now)
+    _timeline_entered(account_id=account_id, trigger=trigger, enrolled=enrolled, detail=detail, now=now)
     return enrolled
 
 
@@ -215,11 +221,20 @@ def _enrol_portable(
             trigger_detail=dict(detail),
             enrolled_at=now,
         )
+        AutomationRunStep.objects.create(
+            account_id=account_id,
+            run=run,
+            step_id="trigger",
+            kind="trigger",
+            outcome=AutomationRunStep.Outcome.ENTERED,
+            detail=dict(detail),
+            occurred_at=now,
+        )
         enrolled.append((run.pk, contact_id))
     return enrolled
 
 
-def _record_entered(
+def _timeline_entered(
     *,
     account_id: Any,
     trigger: ActiveTrigger,
@@ -229,20 +244,6 @@ def _record_entered(
 ) -> None:
     if not enrolled:
         return
-    AutomationRunStep.objects.bulk_create(
-        [
-            AutomationRunStep(
-                account_id=account_id,
-                run_id=run_id,
-                step_id="trigger",
-                kind="trigger",
-                outcome=AutomationRunStep.Outcome.ENTERED,
-                detail=dict(detail),
-                occurred_at=now,
-            )
-            for run_id, _ in enrolled
-        ]
-    )
     contact_timeline_add(
         account_id=account_id,
         entries=[
