@@ -10,7 +10,9 @@ oldest first), so one account's backlog never holds another's runs back by more 
 import contextlib
 import logging
 import time as clock
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,6 +29,7 @@ from events.automations.models import Automation, AutomationEntry, AutomationRun
 from events.automations.sending import automation_send
 
 logger = logging.getLogger("sesame.automations")
+TimelineEntry = tuple[int, str, dict[str, Any], datetime]
 
 
 Outcome = AutomationRunStep.Outcome
@@ -60,7 +63,26 @@ def _due_run_ids(*, now: datetime, limit: int, per_account: int) -> list[int]:
     return list(due.order_by("due_at").values_list("pk", flat=True)[:limit])
 
 
-def runs_release(*, seconds: float = 1.0, batch: int = 200, per_account: int = 20) -> int:
+@dataclass
+class Records:
+    """What a batch of runs writes besides the runs themselves (step records, timeline rows), kept until the
+    batch commits so that each is one statement per batch."""
+
+    steps: list[AutomationRunStep] = field(default_factory=list)
+    timeline: dict[Any, list[TimelineEntry]] = field(default_factory=lambda: defaultdict(list))
+
+    def extend(self, other: "Records") -> None:
+        self.steps += other.steps
+        for account_id, entries in other.timeline.items():
+            self.timeline[account_id] += entries
+
+    def write(self) -> None:
+        AutomationRunStep.objects.bulk_create(self.steps)
+        for account_id, entries in self.timeline.items():
+            contact_timeline_add(account_id=account_id, entries=entries)
+
+
+def runs_release(*, seconds: float = 1.0, batch: int = 50, per_account: int = 20) -> int:
     """Take due runs through their steps for about `seconds`; returns how many runs were taken."""
     deadline = clock.monotonic() + seconds
     taken = 0
@@ -68,63 +90,61 @@ def runs_release(*, seconds: float = 1.0, batch: int = 200, per_account: int = 2
         ids = _due_run_ids(now=timezone.now(), limit=batch, per_account=per_account)
         if not ids:
             break
-        for run_id in ids:
-            taken += run_take(run_id=run_id)
-            if clock.monotonic() >= deadline:
-                break
+        taken += runs_take(run_ids=ids)
     return taken
 
 
-def run_take(*, run_id: int) -> int:
-    """Advance one due run, if no other worker has it; 1 when it was taken. A step that raises leaves the run
-    where it was (its transaction rolls back) and is tried again later; after SESAME_AUTOMATION_MAX_ATTEMPTS
-    the run fails with the reason."""
-    try:
-        with transaction.atomic():
-            run = (
-                AutomationRun.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("version", "automation")
-                .filter(pk=run_id, status=AutomationRun.Status.WAITING, due_at__lte=timezone.now())
-                .first()
-            )
-            if run is None:
-                return 0
-            _advance(run)
-            return 1
-    except StepFailed as exc:
-        _record_failure(run_id=run_id, error=str(exc), permanent=True)
-        return 1
-    except Exception as exc:  # a bug or an outage must not kill the release; the run is retried, then failed
-        logger.exception("Automation run %s: its step failed", run_id)
-        _record_failure(run_id=run_id, error=f"{type(exc).__name__}: {exc}", permanent=False)
-        return 1
-
-
-def _record_failure(*, run_id: int, error: str, permanent: bool) -> None:
-    now = timezone.now()
+def runs_take(*, run_ids: Sequence[int]) -> int:
+    """Advance the due runs among these that no other worker holds, in one transaction (one commit for the batch);
+    returns how many were taken. Each run's turn is a savepoint: a step that raises takes back that run's turn
+    only; the run stays at its step and is tried again later, and after SESAME_AUTOMATION_MAX_ATTEMPTS it fails
+    with the reason."""
     with transaction.atomic():
-        run = AutomationRun.objects.select_for_update().filter(pk=run_id, status=AutomationRun.Status.WAITING).first()
-        if run is None:
-            return
-        run.attempts += 1
-        run.last_error = error[:2000]
-        if permanent or run.attempts >= settings.SESAME_AUTOMATION_MAX_ATTEMPTS:
-            _step(run, run.step_id, "error", Outcome.FAILED, {"error": run.last_error}, now)
-            tries = "" if permanent else f" {run.attempts} times"
-            _finish(run, AutomationRun.Status.FAILED, f"step {run.step_id} failed{tries}: {error}"[:300], now)
-            return
-        # 10 s, 20 s, 40 s ... : an outage heals, a bug is seen in the admin meanwhile.
-        run.due_at = now + timedelta(seconds=10 * 2 ** (run.attempts - 1))
-        run.save(update_fields=["attempts", "last_error", "due_at"])
+        runs = list(
+            AutomationRun.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("version", "automation")
+            .filter(pk__in=list(run_ids), status=AutomationRun.Status.WAITING, due_at__lte=timezone.now())
+            .order_by("pk")
+        )
+        contacts = Contact.objects.in_bulk({run.contact_id for run in runs})
+        records = Records()
+        for run in runs:
+            mine = Records()
+            try:
+                with transaction.atomic():
+                    _advance(run, contacts[run.contact_id], mine)
+            except Exception as exc:  # a bug or an outage must not stop the release: retried, then failed
+                if not isinstance(exc, StepFailed):
+                    logger.exception("Automation run %s: step %s failed", run.pk, run.step_id)
+                run.refresh_from_db()  # what the turn changed was rolled back with its savepoint
+                mine = Records()
+                error = str(exc) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}"
+                _record_failure(run, error=error, permanent=isinstance(exc, StepFailed), out=mine)
+            records.extend(mine)
+        records.write()
+    return len(runs)
 
 
-def _advance(run: AutomationRun) -> None:
+def _record_failure(run: AutomationRun, *, error: str, permanent: bool, out: Records) -> None:
+    now = timezone.now()
+    run.attempts += 1
+    run.last_error = error[:2000]
+    if permanent or run.attempts >= settings.SESAME_AUTOMATION_MAX_ATTEMPTS:
+        _step(run, run.step_id, "error", Outcome.FAILED, {"error": run.last_error}, now, out)
+        tries = "" if permanent else f" {run.attempts} times"
+        _finish(run, AutomationRun.Status.FAILED, f"step {run.step_id} failed{tries}: {error}"[:300], now, out)
+        return
+    # 10 s, 20 s, 40 s ... : an outage heals, a bug is seen in the admin meanwhile.
+    run.due_at = now + timedelta(seconds=10 * 2 ** (run.attempts - 1))
+    run.save(update_fields=["attempts", "last_error", "due_at"])
+
+
+def _advance(run: AutomationRun, contact: Contact, out: Records) -> None:
     flow = flow_of(run.version.steps)
-    contact = Contact.objects.get(pk=run.contact_id)
     now = timezone.now()
     for _ in range(MAX_STEPS_PER_TURN):
         if not run.step_id:
-            _finish(run, AutomationRun.Status.COMPLETED, "reached the end", now)
+            _finish(run, AutomationRun.Status.COMPLETED, "reached the end", now, out)
             return
         step = flow.steps[run.step_id]
         kind = step["type"]
@@ -132,30 +152,30 @@ def _advance(run: AutomationRun) -> None:
             if run.wait_until is None:
                 run.wait_until = _wait_end(step, contact, now)
                 run.due_at = run.wait_until
-                _step(run, step["id"], kind, Outcome.WAITING, {"until": run.wait_until.isoformat()}, now)
+                _step(run, step["id"], kind, Outcome.WAITING, {"until": run.wait_until.isoformat()}, now, out)
                 _save(run)
                 return
-            _step(run, step["id"], kind, Outcome.WAITED, {"until": run.wait_until.isoformat()}, now)
+            _step(run, step["id"], kind, Outcome.WAITED, {"until": run.wait_until.isoformat()}, now, out)
             run.wait_until = None
             run.step_id = flow.next_of(step["id"])
         elif kind == "condition":
             branch = "yes" if _condition_holds(step, contact) else "no"
-            _step(run, step["id"], kind, Outcome.YES if branch == "yes" else Outcome.NO, {}, now)
+            _step(run, step["id"], kind, Outcome.YES if branch == "yes" else Outcome.NO, {}, now, out)
             run.step_id = flow.next_of(step["id"], branch=branch)
         elif kind == "send":
             outcome, detail = automation_send(run=run, step=step, contact=contact)
-            _step(run, step["id"], kind, outcome, detail, now)
+            _step(run, step["id"], kind, outcome, detail, now, out)
             run.step_id = flow.next_of(step["id"])
         elif kind in ("add_tag", "remove_tag"):
             adding = kind == "add_tag"
             contact_tags_change(
                 contact=contact, add=[step["tag"]] if adding else [], remove=[] if adding else [step["tag"]]
             )
-            _step(run, step["id"], kind, Outcome.TAGGED, {"tag": step["tag"], "added": adding}, now)
+            _step(run, step["id"], kind, Outcome.TAGGED, {"tag": step["tag"], "added": adding}, now, out)
             run.step_id = flow.next_of(step["id"])
         else:  # exit
-            _step(run, step["id"], kind, Outcome.EXITED, {}, now)
-            _finish(run, AutomationRun.Status.COMPLETED, "exit step", now)
+            _step(run, step["id"], kind, Outcome.EXITED, {}, now, out)
+            _finish(run, AutomationRun.Status.COMPLETED, "exit step", now, out)
             return
         run.attempts, run.last_error = 0, ""
     run.due_at = now  # a long flow without waits: the rest at the next turn
@@ -207,31 +227,33 @@ def _condition_holds(step: dict[str, Any], contact: Contact) -> bool:
     return True
 
 
-def _step(run: AutomationRun, step_id: str, kind: str, outcome: str, detail: dict[str, Any], now: datetime) -> None:
-    AutomationRunStep.objects.create(
-        account_id=run.account_id, run=run, step_id=step_id, kind=kind, outcome=outcome, detail=detail, occurred_at=now
+def _step(
+    run: AutomationRun, step_id: str, kind: str, outcome: str, detail: dict[str, Any], now: datetime, out: Records
+) -> None:
+    out.steps.append(
+        AutomationRunStep(
+            account_id=run.account_id,
+            run_id=run.pk,
+            step_id=step_id,
+            kind=kind,
+            outcome=outcome,
+            detail=detail,
+            occurred_at=now,
+        )
     )
-    contact_timeline_add(
-        account_id=run.account_id,
-        entries=[
-            (
-                run.contact_id,
-                "automation.sent" if outcome == Outcome.SENT else "automation.step",
-                {
-                    "automation": str(run.automation_id),
-                    "run": run.pk,
-                    "step": step_id,
-                    "type": kind,
-                    "outcome": outcome,
-                    **detail,
-                },
-                now,
-            )
-        ],
-    )
+    name = "automation.sent" if outcome == Outcome.SENT else "automation.step"
+    properties = {
+        "automation": str(run.automation_id),
+        "run": run.pk,
+        "step": step_id,
+        "type": kind,
+        "outcome": outcome,
+        **detail,
+    }
+    out.timeline[run.account_id].append((run.contact_id, name, properties, now))
 
 
-def _finish(run: AutomationRun, status: str, reason: str, now: datetime) -> None:
+def _finish(run: AutomationRun, status: str, reason: str, now: datetime, out: Records) -> None:
     _save(run)
     runs_finish(
         account_id=run.account_id,
@@ -239,24 +261,32 @@ def _finish(run: AutomationRun, status: str, reason: str, now: datetime) -> None
         status=status,
         reason=reason,
         now=now,
+        out=out,
     )
     run.status = status
 
 
 def runs_finish(
-    *, account_id: Any, runs: Sequence[tuple[int, Any, int, str]], status: str, reason: str, now: datetime
+    *,
+    account_id: Any,
+    runs: Sequence[tuple[int, Any, int, str]],
+    status: str,
+    reason: str,
+    now: datetime,
+    out: Records | None = None,
 ) -> None:
     """End these live runs (id, automation id, contact id, step id): their contacts may enter again as the
-    re-entry rule says. Call inside a transaction."""
+    re-entry rule says. Call inside a transaction; the records go to `out` when given, else are written now."""
+    records = Records() if out is None else out
     ids = [run_id for run_id, _, _, _ in runs]
     AutomationRun.objects.filter(pk__in=ids, status__in=AutomationRun.LIVE).update(
         status=status, finished_at=now, due_at=None, exit_reason=reason[:300]
     )
     for _, automation_id, contact_id, _ in runs:
         AutomationEntry.objects.filter(automation_id=automation_id, contact_id=contact_id).update(in_run=False)
-    if status != AutomationRun.Status.COMPLETED:
-        AutomationRunStep.objects.bulk_create(
-            [
+    for run_id, automation_id, contact_id, step_id in runs:
+        if status != AutomationRun.Status.COMPLETED:
+            records.steps.append(
                 AutomationRunStep(
                     account_id=account_id,
                     run_id=run_id,
@@ -266,18 +296,8 @@ def runs_finish(
                     detail={"reason": reason},
                     occurred_at=now,
                 )
-                for run_id, _, _, step_id in runs
-            ]
-        )
-    contact_timeline_add(
-        account_id=account_id,
-        entries=[
-            (
-                contact_id,
-                f"automation.{status}",
-                {"automation": str(automation_id), "run": run_id, "reason": reason},
-                now,
             )
-            for run_id, automation_id, contact_id, _ in runs
-        ],
-    )
+        properties = {"automation": str(automation_id), "run": run_id, "reason": reason}
+        records.timeline[account_id].append((contact_id, f"automation.{status}", properties, now))
+    if out is None:
+        records.write()

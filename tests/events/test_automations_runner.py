@@ -109,8 +109,8 @@ def test_a_run_crashing_mid_step_resumes_at_that_step_and_does_it_once(account, 
     real_step = runner._step
     crashes: list[str] = []
 
-    def crash_after_the_effect(run, step_id, kind, outcome, detail, now):
-        real_step(run, step_id, kind, outcome, detail, now)
+    def crash_after_the_effect(run, step_id, kind, outcome, detail, now, out):
+        real_step(run, step_id, kind, outcome, detail, now, out)
         if step_id == "s2" and not crashes:
             crashes.append(step_id)
             raise ConnectionError("worker lost its database mid-step")

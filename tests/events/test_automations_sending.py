@@ -87,8 +87,8 @@ def test_a_send_that_crashed_after_queueing_is_queued_once_on_the_retry(account,
     contact_for(account, tags=["red sneakers"])
     real_step, crashes = runner._step, list[int]()
 
-    def crash_once(run, step_id, kind, outcome, detail, now):
-        real_step(run, step_id, kind, outcome, detail, now)
+    def crash_once(run, step_id, kind, outcome, detail, now, out):
+        real_step(run, step_id, kind, outcome, detail, now, out)
         if kind == "send" and not crashes:
             crashes.append(1)
             raise ConnectionError("killed")
