@@ -11,8 +11,10 @@ from config.admin_logs import NoCountPaginator, ReadOnlyLogAdmin
 from emails import services
 from emails.models import BlockedDomain, Email, Identity, SimulatedMessage, Suppression
 from emails.selectors import email_timeline
+from emails.templating import admin as templating_admin
 
-__all__ = ["AccountFilter", "InputFilter", "NoCountPaginator"]  # other channels' admin pages reuse these
+# Other channels' admin pages reuse the filters; templating_admin registers the templates' pages.
+__all__ = ["AccountFilter", "InputFilter", "NoCountPaginator", "templating_admin"]
 
 SEALED = "Sealed: this email carried a one-time passcode, which is never shown."
 

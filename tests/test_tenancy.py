@@ -116,6 +116,14 @@ def _push(account: Account) -> Any:
                                                         schedule_send_at=later))
 
 
+def _template(account: Account) -> Any:
+    from emails.templating import Template, template_create
+
+    existing = Template.objects.filter(account=account).first()
+    return existing or template_create(account=account, channel="email", name="victim", content={"subject": "Hi",
+                                                                                                   "text": "Hello"})
+
+
 OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "token-detail": lambda account: services.api_token_create(account=account, name="victim")[0],
     "aws-connection-detail": lambda account: connection_for(account, identifier="victim"),
@@ -148,6 +156,9 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "push-detail": _push,
     "push-cancel": _push,
     "push-deliveries": _push,
+    "template-detail": _template,
+    "template-versions": _template,
+    "template-preview": _template,
 }
 
 

@@ -45,6 +45,8 @@ SPECTACULAR_SETTINGS = {
         "SmsStatusEnum": "sms.models.SmsMessage.Status",
         "OtpStatusEnum": "sms.models.OtpVerification.Status",
         "SmsSandboxNumberStatusEnum": "sms.models.SmsSandboxNumber.Status",
+        "TemplateChannelEnum": "emails.templating.models.Template.Channel",
+        "OtpChannelEnum": "sms.models.OtpVerification.Channel",
     },
 }
 
