@@ -19,9 +19,8 @@ from django.db.models import TextChoices
 from django.utils import timezone
 
 from accounts.models import Account
-from accounts.tenant_cache import tenant_changed
-from contacts.models import Contact, ContactEvent, PreferenceSettings, Topic, TopicOptOut
-from contacts.services import ContactError
+from contacts.models import Contact, PreferenceSettings, Topic, TopicOptOut
+from contacts.services import ContactError, subscription_record
 
 
 class Source(TextChoices):
@@ -33,18 +32,8 @@ class Source(TextChoices):
     ADMIN = "admin", "Operator console"
 
 
-_TIMELINE_SOURCE = {Source.MAILTO: ContactEvent.Source.EMAIL, Source.API: ContactEvent.Source.API}
-
-
 def _record(contact: Contact, name: str, source: str, topic: Topic | None) -> None:
-    ContactEvent.objects.create(
-        account_id=contact.account_id,
-        contact_id=contact.pk,
-        name=name,
-        properties={"topic": topic.key if topic else None, "method": source},
-        occurred_at=timezone.now(),
-        source=_TIMELINE_SOURCE.get(Source(source), ContactEvent.Source.WEB),
-    )
+    subscription_record(contact=contact, name=name, method=source, topic_key=topic.key if topic else None)
 
 
 @transaction.atomic
@@ -135,6 +124,4 @@ def preference_settings_update(*, account_id: Any, **changes: Any) -> Preference
         setattr(found, field, value)
     found.full_clean()
     found.save()
-    # Accepting an email reads `unsubscribe_stops_transactional` through the tenant cache.
-    tenant_changed(account_id)
     return found

@@ -8,7 +8,7 @@
   (`/u/<token>/preferences`), `unsubscribe_mailto(token)` (`unsubscribe+<token>@<SESAME_INBOUND_DOMAIN>`).
 - `unsubscribe_headers(account_id=, contact_id=, topic_id=) -> dict`: exactly the two headers RFC 8058 asks of a
   bulk email, `List-Unsubscribe: <https://…/u/<token>>, <mailto:…>` and
-  `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
+  `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (`list_unsubscribe_headers(token)` when the token is made).
 - Unsubscribing itself is the service `contacts.subscriptions.contact_unsubscribe(contact=, topic=, source=)`.
 
 The token is 24 bytes in lower-case base32 (39 characters, so `unsubscribe+<token>` fits a 64-octet local part
@@ -95,7 +95,10 @@ def unsubscribe_mailto(token: str) -> str:
 
 
 def unsubscribe_headers(*, account_id: uuid.UUID | str, contact_id: int, topic_id: int | None) -> dict[str, str]:
-    token = unsubscribe_token(account_id=account_id, contact_id=contact_id, topic_id=topic_id)
+    return list_unsubscribe_headers(unsubscribe_token(account_id=account_id, contact_id=contact_id, topic_id=topic_id))
+
+
+def list_unsubscribe_headers(token: str) -> dict[str, str]:
     return {
         "List-Unsubscribe": f"<{unsubscribe_url(token)}>, <mailto:{unsubscribe_mailto(token)}>",
         "List-Unsubscribe-Post": HEADER_POST_VALUE,

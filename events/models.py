@@ -360,8 +360,9 @@ class ConnectionProvisioning(models.Model):
         return f"Provisioning of {self.connection_id} at {self.ran_at:%Y-%m-%d %H:%M:%S}"
 
 
-# Automations live in their own package (events/automations); Django finds their models through this module.
-from events.automations.models import (  # noqa: E402, F401
+# Automations and broadcasts live in their own packages (events/automations/, events/broadcasts/); Django finds
+# their models through this module.
+from events.automations.models import (  # noqa: E402
     Automation,
     AutomationEntry,
     AutomationRun,
@@ -369,3 +370,15 @@ from events.automations.models import (  # noqa: E402, F401
     AutomationSegmentMember,
     AutomationVersion,
 )
+from events.broadcasts.models import Broadcast, BroadcastRecipient  # noqa: E402
+
+__all__ = [
+    "Automation",
+    "AutomationEntry",
+    "AutomationRun",
+    "AutomationRunStep",
+    "AutomationSegmentMember",
+    "AutomationVersion",
+    "Broadcast",
+    "BroadcastRecipient",
+]

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts import services
 from accounts.models import Account
 from config import api_urls
+from contacts.subscriptions import topic_create
 from tests.accounts.factories import connection_for
 from tests.contacts.factories import contact_for, segment_for
 
@@ -27,6 +28,16 @@ def _email(account: Account) -> Any:
     if not account.aws_connections.filter(identifier="mail").exists():
         sending_connection(account, identifier="mail")
     return email_accept(account=account, data=email_body(config_identifier="mail"))
+
+
+def _broadcast(account: Account) -> Any:
+    from tests.emails.factories import sending_connection
+    from tests.events.broadcasts.factories import broadcast_for, newsletter_template
+
+    if not account.aws_connections.filter(identifier="news").exists():
+        sending_connection(account, identifier="news", is_default=False)
+    template = newsletter_template(account, name=f"victim {account.broadcasts.count()}")
+    return broadcast_for(account, config_identifier="news", template=str(template.pk))
 
 
 def _identity(account: Account) -> Any:
@@ -133,6 +144,12 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "contact-timeline": lambda account: contact_for(account, email="seen@example.com"),
     "segment-detail": lambda account: segment_for(account, name="victim"),
     "segment-contacts": lambda account: segment_for(account, name="victims"),
+    "topic-detail": lambda account: topic_create(account=account, key="victim", name="Victim"),
+    **dict.fromkeys(
+        ["broadcast-detail", "broadcast-audience", "broadcast-send", "broadcast-pause", "broadcast-resume",
+         "broadcast-cancel"],
+        lambda account: _broadcast(account),
+    ),
     "email-detail": _email,
     "email-resend": _email,
     "email-cancel": _email,

@@ -47,6 +47,8 @@ SPECTACULAR_SETTINGS = {
         "SmsSandboxNumberStatusEnum": "sms.models.SmsSandboxNumber.Status",
         "TemplateChannelEnum": "emails.templating.models.Template.Channel",
         "OtpChannelEnum": "sms.models.OtpVerification.Channel",
+        "BroadcastStatusEnum": "events.broadcasts.models.Broadcast.Status",
+        "BroadcastChannelEnum": "events.broadcasts.models.Broadcast.Channel",
     },
 }
 

@@ -31,7 +31,11 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 SESAME_DISPATCH_QUEUE = "dispatch"
 SESAME_BULK_QUEUE = "bulk"
 SESAME_WORKER_QUEUES = "default,dispatch,bulk"
-CELERY_TASK_ROUTES = {"contacts.tasks.contact_import_run": {"queue": SESAME_BULK_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "contacts.tasks.contact_import_run": {"queue": SESAME_BULK_QUEUE},
+    "events.broadcasts.tasks.broadcast_start": {"queue": SESAME_BULK_QUEUE},
+    "events.broadcasts.tasks.broadcast_feed": {"queue": SESAME_BULK_QUEUE},
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("SESAME_CELERY_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -74,6 +78,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # automations: take due runs through their steps (waits end here), and look for contacts entering segments
     "automations.release": {"task": "events.tasks.automation_runs_release", "schedule": 1.0, "options": {"expires": 5}},
     "automations.segments": {"task": "events.tasks.automation_segments_check", "schedule": 60.0},
+    # broadcasts: start those due, keep those sending fed (Postgres decides; a lost task costs one tick)
+    "events.broadcasts-tick": {
+        "task": "events.broadcasts.tasks.broadcasts_tick",
+        "schedule": 2.0,
+        "options": {"expires": 2},
+    },
     # push: restart segment fan-outs whose task was lost
     "push.fanouts-sweep": {"task": "push.tasks.fanouts_sweep", "schedule": 60.0},
 }
