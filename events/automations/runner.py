@@ -3,8 +3,9 @@
 Runs are taken with SELECT ... FOR UPDATE SKIP LOCKED, up to 50 in one transaction, each run's turn in a savepoint
 of it; everything its steps do (the email accepted, the tag changed, the step records, the next step and due time)
 commits in that transaction. So a worker killed mid-step, a restart or a Redis flush leaves the run at the step it
-was on, to be taken again at the next tick: no step is skipped, and none happens twice. Due runs are taken in account turns (every account's
-oldest first), so one account's backlog never holds another's runs back by more than a batch.
+was on, to be taken again at the next tick: no step is skipped, and none happens twice. Due runs are taken in
+account turns (every account's oldest first), so one account's backlog never holds another's runs back by more
+than a batch.
 """
 
 import contextlib
