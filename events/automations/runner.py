@@ -27,7 +27,7 @@ from contacts.selectors import contacts_matching
 from contacts.services import contact_tags_change, contact_timeline_add
 from events.automations.definition import CONTACT_FIELDS, StepFailed, flow_of, test_passes, time_of_day
 from events.automations.models import Automation, AutomationEntry, AutomationRun, AutomationRunStep
-from events.automations.sending import automation_send
+from events.automations.sending import SendLookups, automation_send
 
 logger = logging.getLogger("sesame.automations")
 TimelineEntry = tuple[int, str, dict[str, Any], datetime]
@@ -108,12 +108,13 @@ def runs_take(*, run_ids: Sequence[int]) -> int:
             .order_by("pk")
         )
         contacts = Contact.objects.in_bulk({run.contact_id for run in runs})
+        lookups = SendLookups()
         records = Records()
         for run in runs:
             mine = Records()
             try:
                 with transaction.atomic():
-                    _advance(run, contacts[run.contact_id], mine)
+                    _advance(run, contacts[run.contact_id], mine, lookups)
             except Exception as exc:  # a bug or an outage must not stop the release: retried, then failed
                 if not isinstance(exc, StepFailed):
                     logger.exception("Automation run %s: step %s failed", run.pk, run.step_id)
@@ -140,7 +141,7 @@ def _record_failure(run: AutomationRun, *, error: str, permanent: bool, out: Rec
     run.save(update_fields=["attempts", "last_error", "due_at"])
 
 
-def _advance(run: AutomationRun, contact: Contact, out: Records) -> None:
+def _advance(run: AutomationRun, contact: Contact, out: Records, lookups: SendLookups) -> None:
     flow = flow_of(run.version.steps)
     now = timezone.now()
     for _ in range(MAX_STEPS_PER_TURN):
@@ -164,7 +165,7 @@ def _advance(run: AutomationRun, contact: Contact, out: Records) -> None:
             _step(run, step["id"], kind, Outcome.YES if branch == "yes" else Outcome.NO, {}, now, out)
             run.step_id = flow.next_of(step["id"], branch=branch)
         elif kind == "send":
-            outcome, detail = automation_send(run=run, step=step, contact=contact)
+            outcome, detail = automation_send(run=run, step=step, contact=contact, lookups=lookups)
             _step(run, step["id"], kind, outcome, detail, now, out)
             run.step_id = flow.next_of(step["id"])
         elif kind in ("add_tag", "remove_tag"):
@@ -255,7 +256,17 @@ def _step(
 
 
 def _finish(run: AutomationRun, status: str, reason: str, now: datetime, out: Records) -> None:
-    _save(run)
+    # The run's own fields and its end in one UPDATE; runs_finish then skips its own.
+    AutomationRun.objects.filter(pk=run.pk).update(
+        step_id=run.step_id,
+        wait_until=None,
+        attempts=run.attempts,
+        last_error=run.last_error,
+        status=status,
+        finished_at=now,
+        due_at=None,
+        exit_reason=reason[:300],
+    )
     runs_finish(
         account_id=run.account_id,
         runs=[(run.pk, run.automation_id, run.contact_id, run.step_id)],
@@ -263,6 +274,7 @@ def _finish(run: AutomationRun, status: str, reason: str, now: datetime, out: Re
         reason=reason,
         now=now,
         out=out,
+        updated=True,
     )
     run.status = status
 
@@ -275,14 +287,16 @@ def runs_finish(
     reason: str,
     now: datetime,
     out: Records | None = None,
+    updated: bool = False,
 ) -> None:
     """End these live runs (id, automation id, contact id, step id): their contacts may enter again as the
-    re-entry rule says. Call inside a transaction; the records go to `out` when given, else are written now."""
+    re-entry rule says. Call inside a transaction; the records go to `out` when given, else are written now
+    (`updated`: the caller has already set the runs' status)."""
     records = Records() if out is None else out
-    ids = [run_id for run_id, _, _, _ in runs]
-    AutomationRun.objects.filter(pk__in=ids, status__in=AutomationRun.LIVE).update(
-        status=status, finished_at=now, due_at=None, exit_reason=reason[:300]
-    )
+    if not updated:
+        AutomationRun.objects.filter(pk__in=[run[0] for run in runs], status__in=AutomationRun.LIVE).update(
+            status=status, finished_at=now, due_at=None, exit_reason=reason[:300]
+        )
     for _, automation_id, contact_id, _ in runs:
         AutomationEntry.objects.filter(automation_id=automation_id, contact_id=contact_id).update(in_run=False)
     for run_id, automation_id, contact_id, step_id in runs:

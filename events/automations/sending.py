@@ -16,6 +16,7 @@ from contacts.unsubscribe import unsubscribe_headers, unsubscribe_token, unsubsc
 from emails.models import Email
 from emails.services.accept import DuplicateClientEmailId, email_accept
 from emails.templating.engine import TemplateRenderError
+from emails.templating.models import Template
 from emails.templating.services import TemplateNotFound, template_render, template_resolve
 from events.automations.definition import StepFailed
 from events.automations.models import AutomationRun, AutomationRunStep
@@ -29,12 +30,46 @@ def _skipped(reason: str) -> tuple[str, dict[str, Any]]:
     return Outcome.SKIPPED, {"reason": reason}
 
 
-def automation_send(*, run: AutomationRun, step: dict[str, Any], contact: Contact) -> tuple[str, dict[str, Any]]:
+class SendLookups:
+    """Accounts, topics and templates as one batch of runs sees them: loaded once per batch, not once per send."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def _get(self, key: tuple[Any, ...], load: Any) -> Any:
+        if key not in self._memo:
+            self._memo[key] = load()
+        return self._memo[key]
+
+    def account(self, account_id: Any) -> Account:
+        found: Account = self._get(("account", account_id), lambda: Account.objects.get(pk=account_id))
+        return found
+
+    def topic(self, account_id: Any, key: str) -> Topic | None:
+        found: Topic | None = self._get(
+            ("topic", account_id, key), lambda: Topic.objects.filter(account_id=account_id, key=key).first()
+        )
+        return found
+
+    def template(self, account: Account, ref: str, channel: str) -> Template | TemplateNotFound:
+        def load() -> Template | TemplateNotFound:
+            try:
+                return template_resolve(account=account, ref=ref, channel=channel)
+            except TemplateNotFound as exc:
+                return exc
+
+        found: Template | TemplateNotFound = self._get(("template", account.pk, ref, channel), load)
+        return found
+
+
+def automation_send(
+    *, run: AutomationRun, step: dict[str, Any], contact: Contact, lookups: SendLookups
+) -> tuple[str, dict[str, Any]]:
     """Queue the step's message for the contact; returns the step's outcome and what to record about it."""
-    account = Account.objects.get(pk=run.account_id)
+    account = lookups.account(run.account_id)
     topic = None
     if step.get("topic"):
-        topic = Topic.objects.filter(account_id=run.account_id, key=step["topic"]).first()
+        topic = lookups.topic(run.account_id, step["topic"])
         if topic is None:
             raise StepFailed(f"no topic {step['topic']!r} in the account")
     if contact.status != Contact.Status.SUBSCRIBED:
@@ -45,10 +80,9 @@ def automation_send(*, run: AutomationRun, step: dict[str, Any], contact: Contac
     address = contact.email if channel == "email" else contact.mobile
     if not address:
         return _skipped(f"the contact has no {'email address' if channel == 'email' else 'mobile number'}")
-    try:
-        template = template_resolve(account=account, ref=step["template"], channel=channel)
-    except TemplateNotFound as exc:
-        raise StepFailed(str(exc)) from None
+    template = lookups.template(account, step["template"], channel)
+    if isinstance(template, TemplateNotFound):
+        raise StepFailed(str(template))
     token = unsubscribe_token(account_id=run.account_id, contact_id=contact.pk, topic_id=topic.pk if topic else None)
     assert template.current_version is not None  # template_resolve returns only templates with a version
     try:
