@@ -89,9 +89,10 @@ def runs_release(*, seconds: float = 1.0, batch: int = 50, per_account: int = 20
     taken = 0
     while clock.monotonic() < deadline:
         ids = _due_run_ids(now=timezone.now(), limit=batch, per_account=per_account)
-        if not ids:
+        took = runs_take(run_ids=ids) if ids else 0
+        if not took:  # nothing due, or another worker holds what is: leave it the database
             break
-        taken += runs_take(run_ids=ids)
+        taken += took
     return taken
 
 
