@@ -79,6 +79,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "billing.close-periods": {"task": "billing.tasks.close_billing_periods", "schedule": 300.0},
     "events.billing-alerts": {"task": "events.tasks.billing_alerts_send", "schedule": 15.0},
     "contacts.imports-sweep": {"task": "contacts.tasks.contact_imports_sweep", "schedule": 60.0},
+    # automations: take due runs through their steps (waits end here), and look for contacts entering segments
+    "automations.release": {"task": "events.tasks.automation_runs_release", "schedule": 1.0, "options": {"expires": 5}},
+    "automations.segments": {"task": "events.tasks.automation_segments_check", "schedule": 60.0},
     # broadcasts: start those due, keep those sending fed (Postgres decides; a lost task costs one tick)
     "events.broadcasts-tick": {
         "task": "events.broadcasts.tasks.broadcasts_tick",
@@ -99,3 +102,5 @@ SESAME_RATE_GUARD_MS = env_int("SESAME_RATE_GUARD_MS", 10)
 SESAME_SENDING_STALE_AFTER = env_int("SESAME_SENDING_STALE_AFTER", 300)
 SESAME_MAX_SEND_ATTEMPTS = env_int("SESAME_MAX_SEND_ATTEMPTS", 10)
 SESAME_QUOTA_HOLD_SECONDS = env_int("SESAME_QUOTA_HOLD_SECONDS", 900)
+# Automations: tries of a step that raised (10 s, 20 s, 40 s ... apart) before its run fails.
+SESAME_AUTOMATION_MAX_ATTEMPTS = env_int("SESAME_AUTOMATION_MAX_ATTEMPTS", 5)
