@@ -21,6 +21,8 @@ urlpatterns = [
     path("v1/", include("config.api_urls")),
     # Send With SES's contacts call, at its own path.
     path("add-contact", AddContactApi.as_view(), name="add-contact"),
+    # Sign-up forms' public script, endpoint and confirmation pages (no token).
+    path("f/", include("emails.forms.urls")),
     path("webhooks/sns/<str:connection_id>", sns_webhook, name="sns-webhook"),
     # Pendable's clients post to /emails without a version prefix.
     path("emails", PendableEmailAliasViewSet.as_view({"post": "create"}), name="email-create-pendable"),

@@ -9,6 +9,7 @@ from config.settings.events import *  # noqa: F403
 from config.settings.paths import BASE_DIR, VAR_DIR
 from config.settings.push import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
+from config.settings.signup_forms import *  # noqa: F403
 from config.settings.sms import *  # noqa: F403
 
 INSTALLED_APPS = [
