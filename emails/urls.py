@@ -3,11 +3,13 @@ from rest_framework.routers import SimpleRouter
 from emails.api.emails import EmailViewSet
 from emails.api.identities import IdentityViewSet
 from emails.api.policy import BlockedDomainViewSet, SuppressionViewSet
+from emails.forms.api import SignupFormViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("emails", EmailViewSet, basename="email")
 router.register("suppressions", SuppressionViewSet, basename="suppression")
 router.register("blocked-domains", BlockedDomainViewSet, basename="blocked-domain")
 router.register("identities", IdentityViewSet, basename="identity")
+router.register("forms", SignupFormViewSet, basename="signup-form")
 
 urlpatterns = router.urls
