@@ -213,7 +213,9 @@ def form_submit(request: HttpRequest, key: str) -> HttpResponse:
 def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> PersonPage:
     page = PersonPage(render_to_string(template, context, request=request), status=status)
     page["Cache-Control"] = "no-store"
-    page["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    # The token is in the URL: never sent to another site (same-origin, not no-referrer, which would blank the
+    # Origin header that the confirm button's CSRF check reads).
+    page["Referrer-Policy"] = "same-origin"
     return page
 
 

@@ -31,3 +31,21 @@ def email_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return {key: value for key, value in body.items() if value is not None}
+
+
+def signup_form_for(account: Account, **overrides: Any) -> Any:
+    """A sign-up form through the service (so the same rules hold), sending from a verified example.com."""
+    from emails.forms.services import signup_form_create
+
+    if not Identity.objects.filter(account=account, status=Identity.Status.VERIFIED).exists():
+        sending_connection(account)
+    values: dict[str, Any] = {
+        "name": "Newsletter",
+        "sender": "Acme <news@example.com>",
+        "allowed_origins": ["https://www.acme.test"],
+        "tags": ["newsletter", "website"],
+        "ask_name": True,
+        "consent_text": "I agree to receive Acme's monthly newsletter.",
+    }
+    values.update(overrides)
+    return signup_form_create(account=account, values=values)
