@@ -8,9 +8,13 @@ from emails.forms.validation import COLOURS, TEXTS
 
 
 class CustomFieldSerializer(serializers.Serializer):
-    key = serializers.CharField(help_text="Lower-case letters, digits and _; stored as the contact attribute's key.")
-    label = serializers.CharField(help_text="What the visitor reads.")
-    required = serializers.BooleanField(default=False)
+    # Declared in get_fields: `label` and `required` would shadow the Field attributes of the same names.
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            "key": serializers.CharField(help_text="Lower-case letters, digits and _; the contact attribute's key."),
+            "label": serializers.CharField(help_text="What the visitor reads."),
+            "required": serializers.BooleanField(default=False),
+        }
 
 
 class AppearanceSerializer(serializers.Serializer):
