@@ -37,9 +37,12 @@ def signup_form_for(account: Account, **overrides: Any) -> Any:
     """A sign-up form through the service (so the same rules hold), sending from a verified example.com."""
     from emails.forms.services import signup_form_create
 
-    if not Identity.objects.filter(account=account, status=Identity.Status.VERIFIED).exists():
-        sending_connection(account)
+    verified = Identity.objects.filter(account=account, status=Identity.Status.VERIFIED, name="example.com")
+    connection = verified.values_list("connection__identifier", flat=True).first()
+    if connection is None:
+        connection = sending_connection(account, identifier="forms").identifier
     values: dict[str, Any] = {
+        "config_identifier": connection,
         "name": "Newsletter",
         "sender": "Acme <news@example.com>",
         "allowed_origins": ["https://www.acme.test"],
