@@ -10,5 +10,6 @@ app = Celery("sesame")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["config.delivery"])
+app.autodiscover_tasks(["events.broadcasts"])
 
 import config.delivery.worker  # noqa: E402, F401  (starts the delivery engine in `-Q dispatch` workers)

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.views import favicon, healthz, home
 from contacts.api.add_contact import AddContactApi
+from contacts.views import preferences, unsubscribe
 from emails.api.emails import PendableEmailAliasViewSet
 from events.views import sns_webhook
 
@@ -21,6 +22,9 @@ urlpatterns = [
     path("v1/", include("config.api_urls")),
     # Send With SES's contacts call, at its own path.
     path("add-contact", AddContactApi.as_view(), name="add-contact"),
+    # Links in bulk email (RFC 8058 one-click unsubscribe, the preference centre): the token is the credential.
+    path("u/<str:token>", unsubscribe, name="unsubscribe"),
+    path("u/<str:token>/preferences", preferences, name="preferences"),
     # Sign-up forms' public script, endpoint and confirmation pages (no token).
     path("f/", include("emails.forms.urls")),
     path("webhooks/sns/<str:connection_id>", sns_webhook, name="sns-webhook"),

@@ -1,6 +1,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -99,6 +100,7 @@ class ContactEvent(models.Model):
         SMS = "sms", "SMS"
         PUSH = "push", "Push"
         IMPORT = "import", "Import"
+        WEB = "web", "Unsubscribe or preference page"
 
     account = models.ForeignKey(
         "accounts.Account", on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
@@ -222,3 +224,68 @@ class ContactImportBlob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.seq}"
+
+
+class Topic(models.Model):
+    """A kind of mail an account sends ("newsletter", "product updates"); contacts can opt out of each one.
+    A broadcast targets one topic; its unsubscribe link opts the contact out of that topic only."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, db_index=False, related_name="topics")
+    key = models.SlugField(max_length=64, help_text="Stable name for the API, e.g. newsletter.")
+    name = models.CharField(max_length=100, help_text="What contacts see on the preference centre.")
+    description = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("name",)
+        constraints = [models.UniqueConstraint(fields=["account", "key"], name="topic_unique_key")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TopicOptOut(models.Model):
+    """A contact who no longer wants one topic. Broadcasts to the topic skip the contact with an anti-join on
+    (topic, contact), the unique key's index."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, db_index=False, related_name="+")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, db_index=False, related_name="opt_outs")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="topic_opt_outs")
+    source = models.CharField(max_length=20, help_text="one_click, preferences, mailto, api or admin.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["topic", "contact"], name="topicoptout_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} out of {self.topic_id}"
+
+
+# Colours are written into the pages' CSS, so nothing but #rrggbb may get in.
+color_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Give a colour as #rrggbb, e.g. #1f6feb.")
+
+
+class PreferenceSettings(models.Model):
+    """How an account's unsubscribe and preference pages look, and whether an unsubscribe also stops
+    transactional email (by default it stops bulk sends only: receipts and passcodes still go out)."""
+
+    account = models.OneToOneField("accounts.Account", on_delete=models.CASCADE, related_name="preference_settings")
+    display_name = models.CharField(
+        max_length=200, blank=True, help_text="Shown on the pages; the account's name if empty."
+    )
+    brand_color = models.CharField(
+        max_length=7, default="#1f6feb", validators=[color_validator], help_text="Buttons and headings, as #rrggbb."
+    )
+    background_color = models.CharField(
+        max_length=7, default="#f6f8fa", validators=[color_validator], help_text="Page background, as #rrggbb."
+    )
+    unsubscribe_stops_transactional = models.BooleanField(
+        default=False, help_text="Unsubscribed contacts get no email at all, transactional included."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "preference settings"
+
+    def __str__(self) -> str:
+        return f"preferences of {self.account_id}"

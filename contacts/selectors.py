@@ -4,15 +4,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts.models import Account
 from contacts.filters import ContactFilter, segment_query, unknown_params
-from contacts.models import Contact, ContactEvent, Segment, Tag
+from contacts.models import Contact, ContactEvent, PreferenceSettings, Segment, Tag, Topic, TopicOptOut
 
 
 def contact_list(*, account: Account) -> QuerySet[Contact]:
     return Contact.objects.filter(account=account)
+
+
+def contact_by_ref(*, account: Account, ref: int | str) -> Contact | None:
+    """A contact named by id, email or E.164 mobile."""
+    contacts = contact_list(account=account)
+    if isinstance(ref, int):
+        return contacts.filter(pk=ref).first()
+    if "@" in ref:
+        return contacts.filter(email=ref.lower()).first()
+    return contacts.filter(mobile=ref).first()
 
 
 def contacts_matching(*, account: Account, filters: Mapping[str, Any]) -> QuerySet[Contact]:
@@ -48,3 +58,52 @@ def contact_timeline(*, contact: Contact) -> QuerySet[ContactEvent]:
 
 def tag_list(*, account: Account) -> QuerySet[Tag]:
     return Tag.objects.filter(account=account)
+
+
+def contacts_reachable(*, contacts: QuerySet[Contact], topic_id: int | None) -> QuerySet[Contact]:
+    """What every bulk send keeps of `contacts`: subscribed ones (not unsubscribed, bounced or complained) that
+    have not opted out of the topic. An anti-join, so it stays one set-based statement."""
+    reachable = contacts.filter(status=Contact.Status.SUBSCRIBED)
+    if topic_id is not None:
+        opted_out = TopicOptOut.objects.filter(topic_id=topic_id, contact_id=OuterRef("pk"))
+        reachable = reachable.filter(~Exists(opted_out))
+    return reachable
+
+
+def contact_exclusion_cases(*, alias: str, topic_id: int | None) -> list[tuple[str, str, list[Any]]]:
+    """The rules of `contacts_reachable` as SQL for set-based sends: (condition on the contacts row `alias`, the
+    reason it yields, params), in order; a contact no condition matches is reachable."""
+    cases: list[tuple[str, str, list[Any]]] = [(f"{alias}.status <> 'subscribed'", f"{alias}.status", [])]
+    if topic_id is not None:
+        opted_out = TopicOptOut._meta.db_table
+        cases.append(
+            (
+                f"EXISTS (SELECT 1 FROM {opted_out} o WHERE o.topic_id = %s AND o.contact_id = {alias}.id)",  # noqa: S608
+                "'opted_out'",
+                [topic_id],
+            )
+        )
+    return cases
+
+
+def topic_list(*, account: Account) -> QuerySet[Topic]:
+    return Topic.objects.filter(account=account)
+
+
+def contact_opted_out_topic_ids(*, contact: Contact) -> set[int]:
+    return set(TopicOptOut.objects.filter(contact_id=contact.pk).values_list("topic_id", flat=True))
+
+
+def unsubscribe_stops_transactional(*, account_id: Any) -> bool:
+    return PreferenceSettings.objects.filter(account_id=account_id, unsubscribe_stops_transactional=True).exists()
+
+
+def opted_out_topic_keys(*, contact_ids: list[int]) -> dict[int, list[str]]:
+    """One query: contact id -> sorted keys of the topics it opted out of (a page of a list, say)."""
+    found: dict[int, list[str]] = {}
+    if not contact_ids:
+        return found
+    rows = TopicOptOut.objects.filter(contact_id__in=contact_ids).order_by("topic__key")
+    for contact_id, key in rows.values_list("contact_id", "topic__key"):
+        found.setdefault(contact_id, []).append(key)
+    return found

@@ -358,3 +358,9 @@ class ConnectionProvisioning(models.Model):
 
     def __str__(self) -> str:
         return f"Provisioning of {self.connection_id} at {self.ran_at:%Y-%m-%d %H:%M:%S}"
+
+
+# Broadcasts live in their own package (events/broadcasts/); Django finds their models through this module.
+from events.broadcasts.models import Broadcast, BroadcastRecipient  # noqa: E402
+
+__all__ = ["Broadcast", "BroadcastRecipient"]

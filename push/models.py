@@ -135,6 +135,15 @@ class PushMessage(models.Model):
     title = models.CharField(max_length=500, blank=True)
     body = models.TextField()
     data = models.JSONField(default=dict, blank=True)
+    template_version = models.ForeignKey(
+        "emails.TemplateVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        help_text="The template version the text was rendered from, when sent with a template.",
+    )
     badge = models.PositiveIntegerField(null=True, blank=True)
     sound = models.CharField(max_length=200, blank=True)
     ttl_seconds = models.PositiveIntegerField(null=True, blank=True)

@@ -4,22 +4,13 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 
-from accounts.models import Account
-from contacts.models import Contact
+from contacts.selectors import contact_by_ref
 from push.models import PushDelivery, PushMessage
 
 # The deliveries a push's detail shows inline; the rest are paged at /v1/push/{id}/deliveries.
 DETAIL_DELIVERIES = 100
 
-
-def contact_by_ref(*, account: Account, ref: int | str) -> Contact | None:
-    """A contact named by id, email or E.164 mobile."""
-    contacts = Contact.objects.filter(account=account)
-    if isinstance(ref, int):
-        return contacts.filter(pk=ref).first()
-    if "@" in ref:
-        return contacts.filter(email=ref.lower()).first()
-    return contacts.filter(mobile=ref).first()
+__all__ = ["DETAIL_DELIVERIES", "contact_by_ref", "push_deliveries", "push_detail_context", "push_outcomes"]
 
 
 def push_outcomes(*, message: PushMessage) -> dict[str, int]:

@@ -42,6 +42,15 @@ class SmsMessage(OutboxMessage):
     sealed_body = EncryptedTextField(
         blank=True, help_text="An OTP's text with its code, encrypted, kept only until it leaves the queue."
     )
+    template_version = models.ForeignKey(
+        "emails.TemplateVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        help_text="The template version the text was rendered from, when sent with a template.",
+    )
     encoding = models.CharField(max_length=5, choices=Encoding.choices)
     segments = models.PositiveSmallIntegerField()
     sms_type = models.CharField(max_length=13, choices=Type.choices, default=Type.TRANSACTIONAL)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts import services
 from accounts.models import Account
 from config import api_urls
+from contacts.subscriptions import topic_create
 from tests.accounts.factories import connection_for
 from tests.contacts.factories import contact_for, segment_for
 
@@ -131,6 +132,7 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "contact-timeline": lambda account: contact_for(account, email="seen@example.com"),
     "segment-detail": lambda account: segment_for(account, name="victim"),
     "segment-contacts": lambda account: segment_for(account, name="victims"),
+    "topic-detail": lambda account: topic_create(account=account, key="victim", name="Victim"),
     "email-detail": _email,
     "email-resend": _email,
     "email-cancel": _email,

@@ -2,8 +2,8 @@
 
 - Errors Django answers itself (a path that matches no route, e.g. a non-numeric id; a method a plain view does
   not take; a CSRF or host refusal; an unhandled exception) carry the API's `{"detail": ...}` JSON body, not an
-  HTML page. The operator console under /admin/ keeps Django's pages, and so do pages for people (a
-  `PersonPage`, e.g. an expired confirmation link), whose status says what happened.
+  HTML page. The operator console under /admin/, the recipients' pages under /u/ and the sign-up confirmation
+  pages under /f/confirm/ keep their HTML pages.
 - OPTIONS answers the same way on every API view: 200 with the methods in `Allow` and in the body, no token
   needed (it reveals nothing else), and no view-specific metadata.
 """
@@ -23,6 +23,7 @@ _DETAIL = {
     413: "The request body is too large.",
     500: "Server error.",
 }
+_HTML_PAGES = ("/admin/", "/u/", "/f/confirm/")
 # Headers of the original answer that still hold for its JSON replacement.
 _KEPT_HEADERS = ("Allow", "Retry-After", "x-ratelimit-limit", "x-ratelimit-remaining")
 
@@ -41,22 +42,13 @@ def allowed_methods(view_func: Any) -> list[str] | None:
     return [*(name.upper() for name in served), "OPTIONS"]
 
 
-class PersonPage(HttpResponse):
-    """An HTML page for a person (not an API client): kept as it is whatever its status."""
-
-
 class ApiEdgeMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        if (
-            response.status_code < 400
-            or request.path.startswith("/admin/")
-            or _is_json(response)
-            or isinstance(response, PersonPage)
-        ):
+        if response.status_code < 400 or request.path.startswith(_HTML_PAGES) or _is_json(response):
             return response
         if response.status_code >= 500 and settings.DEBUG:
             return response  # keep Django's debug page for the developer

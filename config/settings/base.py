@@ -11,6 +11,7 @@ from config.settings.push import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
 from config.settings.signup_forms import *  # noqa: F403
 from config.settings.sms import *  # noqa: F403
+from config.settings.unsubscribe import *  # noqa: F403
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -31,7 +31,11 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 SESAME_DISPATCH_QUEUE = "dispatch"
 SESAME_BULK_QUEUE = "bulk"
 SESAME_WORKER_QUEUES = "default,dispatch,bulk"
-CELERY_TASK_ROUTES = {"contacts.tasks.contact_import_run": {"queue": SESAME_BULK_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "contacts.tasks.contact_import_run": {"queue": SESAME_BULK_QUEUE},
+    "events.broadcasts.tasks.broadcast_start": {"queue": SESAME_BULK_QUEUE},
+    "events.broadcasts.tasks.broadcast_feed": {"queue": SESAME_BULK_QUEUE},
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("SESAME_CELERY_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -71,6 +75,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "sms.refresh-sandbox-status": {"task": "sms.tasks.sandbox_status_refresh_all", "schedule": 600.0},
     "sms.otp-housekeeping": {"task": "sms.tasks.otp_housekeeping", "schedule": 60.0},
     "contacts.imports-sweep": {"task": "contacts.tasks.contact_imports_sweep", "schedule": 60.0},
+    # broadcasts: start those due, keep those sending fed (Postgres decides; a lost task costs one tick)
+    "events.broadcasts-tick": {
+        "task": "events.broadcasts.tasks.broadcasts_tick",
+        "schedule": 2.0,
+        "options": {"expires": 2},
+    },
     # push: restart segment fan-outs whose task was lost
     "push.fanouts-sweep": {"task": "push.tasks.fanouts_sweep", "schedule": 60.0},
 }

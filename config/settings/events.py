@@ -50,3 +50,8 @@ SESAME_WEBHOOK_BACKOFF_MAX_SECONDS = env_int("SESAME_WEBHOOK_BACKOFF_MAX_SECONDS
 SESAME_WEBHOOK_DISABLE_AFTER_HOURS = env_int("SESAME_WEBHOOK_DISABLE_AFTER_HOURS", 24)
 # Refuse endpoints that resolve to private, loopback or link-local addresses (SSRF); tests and labs may allow.
 SESAME_WEBHOOK_ALLOW_PRIVATE_HOSTS = env_bool("SESAME_WEBHOOK_ALLOW_PRIVATE_HOSTS", False)
+
+# Broadcasts: emails are rendered and queued this many at a time, and at most this many seconds of the connection's
+# rate wait in the outbox at once (so transactional mail goes first, and a pause takes effect at once).
+SESAME_BROADCAST_BATCH = env_int("SESAME_BROADCAST_BATCH", 500)
+SESAME_BROADCAST_AHEAD_SECONDS = env_int("SESAME_BROADCAST_AHEAD_SECONDS", 20)

@@ -36,7 +36,7 @@ from contacts.api.serializers import (
 )
 from contacts.filters import ContactFilter
 from contacts.models import Contact, ContactEvent
-from contacts.selectors import contact_list, contact_timeline
+from contacts.selectors import contact_list, contact_timeline, opted_out_topic_keys
 from contacts.tagging import tag_names_by_id
 
 CONTACT_EXAMPLE = {
@@ -51,6 +51,7 @@ CONTACT_EXAMPLE = {
     "country": "India",
     "attributes": {"plan": "pro"},
     "tags": ["aaa", "red sneakers"],
+    "unsubscribed_topics": ["newsletter"],
     "created_at": "2026-11-22T10:00:00Z",
     "updated_at": "2026-11-22T10:05:00Z",
     "last_seen_at": "2026-11-22T10:04:51Z",
@@ -105,7 +106,8 @@ class ContactEventFilter(django_filters.FilterSet):
 def serialize_contacts(contacts: Iterable[Contact], *, account_id: Any, many: bool = True) -> Any:
     items = list(contacts)
     names = tag_names_by_id(account_id=account_id, contacts=items)
-    data = ContactSerializer(items, many=True, context={"tag_names": names}).data
+    opted_out = opted_out_topic_keys(contact_ids=[contact.pk for contact in items])
+    data = ContactSerializer(items, many=True, context={"tag_names": names, "opted_out": opted_out}).data
     return data if many else data[0]
 
 

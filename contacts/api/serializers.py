@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api.serializers import StrictSerializer
-from contacts.models import Contact, ContactEvent, Segment, Tag
+from contacts.models import Contact, ContactEvent, Segment, Tag, Topic
 from contacts.normalize import clean_tag_names, normalize_email, normalize_mobile, parse_dob, parse_status
 from contacts.selectors import segment_count
 
@@ -128,6 +128,9 @@ class ContactCreateSerializer(ContactWriteSerializer):
 class ContactSerializer(serializers.ModelSerializer):
     dob = DobField(read_only=True)
     tags = serializers.SerializerMethodField()
+    unsubscribed_topics = serializers.SerializerMethodField(
+        help_text="Keys of the topics this contact opted out of (status `unsubscribed` means all bulk mail)."
+    )
 
     class Meta:
         model = Contact
@@ -143,11 +146,16 @@ class ContactSerializer(serializers.ModelSerializer):
             "country",
             "attributes",
             "tags",
+            "unsubscribed_topics",
             "created_at",
             "updated_at",
             "last_seen_at",
         )
         read_only_fields = fields
+
+    def get_unsubscribed_topics(self, contact: Contact) -> list[str]:
+        opted_out: dict[int, list[str]] = self.context.get("opted_out", {})
+        return opted_out.get(contact.pk, [])
 
     def get_tags(self, contact: Contact) -> list[str]:
         names: dict[int, str] = self.context.get("tag_names", {})
@@ -248,3 +256,18 @@ class AddContactSerializer(StrictSerializer):
                 }
             )
         return attrs
+
+
+class TopicSerializer(serializers.ModelSerializer):
+    opted_out_count = serializers.IntegerField(read_only=True, help_text="Contacts who opted out of this topic.")
+
+    class Meta:
+        model = Topic
+        fields = ("id", "key", "name", "description", "opted_out_count", "created_at")
+        read_only_fields = fields
+
+
+class TopicWriteSerializer(StrictSerializer):
+    key = serializers.SlugField(max_length=64, help_text="Letters, digits, - and _; unique in the account.")
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True)

@@ -20,7 +20,6 @@ from django.views.decorators.http import require_http_methods
 from config.api.boundary import ShapeError, decode, text_problems
 from config.api.clients import client_ip
 from config.api.errors import ErrorEntry, error_entry
-from config.api.middleware import PersonPage
 from emails.addresses import AddressError, parse_address
 from emails.forms import guard, services
 from emails.forms.models import SignupForm
@@ -210,8 +209,8 @@ def form_submit(request: HttpRequest, key: str) -> HttpResponse:
     return success
 
 
-def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> PersonPage:
-    page = PersonPage(render_to_string(template, context, request=request), status=status)
+def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    page = HttpResponse(render_to_string(template, context, request=request), status=status)
     page["Cache-Control"] = "no-store"
     # The token is in the URL: never sent to another site (same-origin, not no-referrer, which would blank the
     # Origin header that the confirm button's CSRF check reads).

@@ -6,6 +6,7 @@ from emails.services.accept import (
     email_accept,
     email_accept_batch,
 )
+from emails.services.bulk import BulkEmail, BulkSender, emails_enqueue_bulk, emails_withdraw
 from emails.services.identities import connection_refresh_send_quota, identity_add, identity_refresh
 from emails.services.lifecycle import (
     NotCancellable,
@@ -18,6 +19,8 @@ from emails.services.suppressions import blocked_domain_add, suppression_add, su
 
 __all__ = [
     "BatchItemResult",
+    "BulkEmail",
+    "BulkSender",
     "DuplicateClientEmailId",
     "NotCancellable",
     "blocked_domain_add",
@@ -28,6 +31,8 @@ __all__ = [
     "email_cancel",
     "email_requeue",
     "email_resend",
+    "emails_enqueue_bulk",
+    "emails_withdraw",
     "identity_add",
     "identity_refresh",
     "suppression_add",

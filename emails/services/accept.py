@@ -167,7 +167,7 @@ def _prepare(
     return email, []
 
 
-def _suppressed_events(emails: Sequence[Email]) -> list[EmailEvent]:
+def suppressed_events(emails: Sequence[Email]) -> list[EmailEvent]:
     return [
         EmailEvent(
             account_id=email.account_id,
@@ -207,7 +207,7 @@ def email_accept(*, account: Account, data: Any, sealed: bool = False) -> Email:
     try:
         with transaction.atomic() if atomic else contextlib.nullcontext():
             outbox_insert(email)
-            EmailEvent.objects.bulk_create(_suppressed_events([email]))
+            EmailEvent.objects.bulk_create(suppressed_events([email]))
             _after_commit([email])
     except IntegrityError:
         existing = Email.objects.filter(account=account, client_email_id=email.client_email_id).first()
@@ -263,7 +263,7 @@ def _store_batch(account: Account, results: list[BatchItemResult]) -> None:
     with transaction.atomic():
         # A unique constraint, not a read-then-write: rows whose client_email_id exists are skipped by the database.
         kept, holders = outbox_store_new(emails, account_id=account.pk, client_id_field="client_email_id")
-        EmailEvent.objects.bulk_create(_suppressed_events(kept))
+        EmailEvent.objects.bulk_create(suppressed_events(kept))
         _after_commit(kept)
     stored = {email.pk for email in kept}
     for result in results:

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0003_connection_ordering'),
         ('contacts', '0005_contactimport_source'),
-        ('emails', '0005_email_sealed'),
+        ('emails', '0006_templates'),
     ]
 
     operations = [
