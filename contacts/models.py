@@ -101,6 +101,7 @@ class ContactEvent(models.Model):
         PUSH = "push", "Push"
         IMPORT = "import", "Import"
         WEB = "web", "Unsubscribe or preference page"
+        FORM = "form", "Sign-up form"
 
     account = models.ForeignKey(
         "accounts.Account", on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"

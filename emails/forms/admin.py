@@ -61,7 +61,7 @@ class SignupFormAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "mode", "trigger", "created_at")
     search_fields = ("name", "=key", "account__name")
     list_select_related = ("account",)
-    raw_id_fields = ("account",)
+    raw_id_fields = ("account", "topic")
     readonly_fields = ("key", "embed", "signups", "confirmations", "conversion", "created_at", "updated_at")
     actions = ("deactivate", "activate")
     fieldsets = (
@@ -69,7 +69,7 @@ class SignupFormAdmin(admin.ModelAdmin):
         ("Sign-ups", {"fields": ("signups", "confirmations", "conversion")}),
         ("What it asks", {"fields": ("ask_name", "require_name", "custom_fields", "consent_text")}),
         ("Confirmation email", {"fields": ("sender", "config_identifier")}),
-        ("What a confirmed sign-up gets", {"fields": ("tags",)}),
+        ("What a confirmed sign-up gets", {"fields": ("tags", "topic")}),
         ("Where and how it shows", {"fields": ("allowed_origins", "mode", "trigger", "delay_seconds",
                                                "scroll_percent", "appearance", "proof_of_work_bits")}),
         (None, {"fields": ("created_at", "updated_at")}),

@@ -23,6 +23,7 @@ FORM_WRITE = {
     "custom_fields": [{"key": "company", "label": "Company", "required": False}],
     "consent_text": "I agree to receive Acme's monthly newsletter. I can unsubscribe at any time.",
     "tags": ["newsletter", "website"],
+    "topic": "newsletter",
     "allowed_origins": ["https://www.acme.test", "https://*.acme.test"],
     "mode": "popup",
     "trigger": "exit_intent",

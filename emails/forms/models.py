@@ -45,6 +45,14 @@ class SignupForm(models.Model):
         blank=True, help_text="Shown beside a checkbox the visitor must tick; recorded with the confirmation."
     )
     tags = models.JSONField(default=list, blank=True, help_text="Tags a confirmed contact gets.")
+    topic = models.ForeignKey(
+        "contacts.Topic",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="A confirmed contact is subscribed to it (an earlier opt-out of it is taken back).",
+    )
     allowed_origins = models.JSONField(
         default=list, help_text="Sites that may post to the form: https://www.acme.test, or https://*.acme.test."
     )

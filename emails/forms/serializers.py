@@ -55,6 +55,9 @@ class SignupFormWriteSerializer(StrictSerializer):
     custom_fields = CustomFieldsField(required=False)
     consent_text = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=20)
+    topic = serializers.CharField(
+        required=False, allow_null=True, max_length=64, help_text="A topic's key (GET /v1/topics); null for none."
+    )
     allowed_origins = serializers.ListField(child=serializers.CharField(max_length=300), max_length=50)
     mode = serializers.ChoiceField(choices=SignupForm.Mode.choices, required=False)
     trigger = serializers.ChoiceField(choices=SignupForm.Trigger.choices, required=False)
@@ -74,12 +77,15 @@ class SignupFormSerializer(serializers.ModelSerializer):
     )
     custom_fields = CustomFieldsField()
     appearance = AppearanceField()
+    topic: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="key", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = SignupForm
         fields = (
             "id", "key", "name", "is_active", "sender", "config_identifier", "ask_name", "require_name",
-            "custom_fields", "consent_text", "tags", "allowed_origins", "mode", "trigger", "delay_seconds",
+            "custom_fields", "consent_text", "tags", "topic", "allowed_origins", "mode", "trigger", "delay_seconds",
             "scroll_percent", "appearance", "proof_of_work_bits", "script_url", "embed_snippet", "signups",
             "confirmations", "conversion_rate", "created_at", "updated_at",
         )  # fmt: skip

@@ -13,9 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from config.api.errors import UnprocessableEntity
-from contacts.models import Contact, ContactEvent
+from config.api.errors import UnprocessableEntity, error_entry
+from contacts.models import Contact, ContactEvent, Topic
 from contacts.services import ContactFields, contact_timeline_append_for_address, contact_upsert
+from contacts.subscriptions import Source, contact_resubscribe, contact_topic_subscribe
 from emails.addresses import parse_address
 from emails.forms.models import SignupForm, SignupRequest
 from emails.forms.validation import appearance_with_defaults, form_problems, normalise_origin
@@ -25,7 +26,8 @@ CONFIRM_SALT = "sesame.emails.forms.confirm"
 # What the API and the admin may set; the key, the account and the counts are Sesame's.
 EDITABLE = (
     "name", "is_active", "sender", "config_identifier", "ask_name", "require_name", "custom_fields", "consent_text",
-    "tags", "allowed_origins", "mode", "trigger", "delay_seconds", "scroll_percent", "appearance", "proof_of_work_bits",
+    "tags", "topic", "allowed_origins", "mode", "trigger", "delay_seconds", "scroll_percent", "appearance",
+    "proof_of_work_bits",
 )  # fmt: skip
 
 
@@ -45,10 +47,27 @@ def _values(form: SignupForm) -> dict[str, Any]:
     return {name: getattr(form, name) for name in EDITABLE}
 
 
+def _topic(account: Account, key: str) -> Topic:
+    """The account's topic by its key (the API names topics by key)."""
+    found = Topic.objects.filter(account=account, key=key).first()
+    if found is None:
+        known = ", ".join(Topic.objects.filter(account=account).values_list("key", flat=True)) or "none yet"
+        raise UnprocessableEntity(
+            [
+                error_entry(
+                    ["body", "topic"], f"no topic {key!r}; yours: {known} (POST /v1/topics)", "value_error.unknown"
+                )
+            ]
+        )
+    return found
+
+
 def _apply(form: SignupForm, changes: dict[str, Any]) -> None:
     for name, value in changes.items():
         if name not in EDITABLE:
             raise ValueError(f"{name} is not a setting of a sign-up form")
+        if name == "topic" and isinstance(value, str):
+            value = _topic(form.account, value)
         setattr(form, name, value)
     form.allowed_origins = [normalise_origin(origin) or origin for origin in form.allowed_origins or []]
     form.tags = list(dict.fromkeys(tag.strip() for tag in form.tags))
@@ -175,21 +194,26 @@ def signup_request_create(
 
 def signup_confirm(*, request: SignupRequest, ip: str | None) -> Contact:
     """Record the confirmation (time, IP; the consent text was kept with the sign-up), then create or update the
-    contact, subscribed, with the form's tags, and put the sign-up on its timeline. Idempotent."""
+    contact with the form's tags, subscribe it (back) to bulk mail and to the form's topic, and put the sign-up on
+    its timeline. A bounced or complained contact keeps that status. Idempotent."""
     with transaction.atomic():
         locked = SignupRequest.objects.select_for_update().get(pk=request.pk)
-        form = SignupForm.objects.select_related("account").get(pk=locked.form_id)
+        form = SignupForm.objects.select_related("account", "topic").get(pk=locked.form_id)
         if locked.confirmed_at is not None and locked.contact_id is not None:
             contact = Contact.objects.filter(pk=locked.contact_id).first()
             if contact is not None:
                 return contact
         now = timezone.now()
-        fields: ContactFields = {"email": locked.email, "status": Contact.Status.SUBSCRIBED}
+        fields: ContactFields = {"email": locked.email}
         if locked.full_name:
             fields["full_name"] = locked.full_name
         if locked.answers:
             fields["attributes"] = dict(locked.answers)
         contact, _ = contact_upsert(account=form.account, fields=fields, add_tags=form.tags)
+        # The address just proved it wants the mail: an earlier unsubscribe (all bulk mail, or this topic) is over.
+        contact_resubscribe(contact=contact, source=Source.SIGNUP_FORM)
+        if form.topic is not None:
+            contact_topic_subscribe(contact=contact, topic=form.topic, source=Source.SIGNUP_FORM)
         locked.confirmed_at, locked.confirmed_ip, locked.contact = now, ip, contact
         locked.save(update_fields=["confirmed_at", "confirmed_ip", "contact"])
         contact_timeline_append_for_address(
@@ -200,6 +224,7 @@ def signup_confirm(*, request: SignupRequest, ip: str | None) -> Contact:
                 "form": form.name,
                 "form_key": form.key,
                 "tags": form.tags,
+                "topic": form.topic.key if form.topic else None,
                 "consent_text": locked.consent_text,
                 "requested_at": locked.created_at.isoformat(),
                 "requested_ip": locked.requested_ip,
@@ -208,6 +233,6 @@ def signup_confirm(*, request: SignupRequest, ip: str | None) -> Contact:
                 "confirmed_ip": ip,
             },
             occurred_at=now,
-            source=ContactEvent.Source.API,
+            source=ContactEvent.Source.FORM,
         )
     return contact

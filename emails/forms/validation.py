@@ -202,6 +202,9 @@ def form_problems(*, account: Account, values: dict[str, Any]) -> list[ErrorEntr
             config_identifier=values.get("config_identifier", ""),
         ),
     ]
+    topic = values.get("topic")
+    if topic is not None and topic.account_id != account.pk:
+        problems.append(error_entry(["body", "topic"], "that topic belongs to another account", "value_error.unknown"))
     if values.get("require_name") and not values.get("ask_name"):
         problems.append(
             error_entry(

@@ -367,3 +367,49 @@ def test_admin_refuses_a_form_with_an_unverified_sender(admin_client, account):
     assert response.status_code == 200
     assert "hi@elsewhere.test is not a verified identity" in response.content.decode()
     assert not SignupForm.objects.exists()
+
+
+# --- topics --------------------------------------------------------------------------------------------------------
+
+
+def test_a_form_names_its_topic_by_key_and_unknown_keys_are_explained(client_for, account, other_account):
+    from contacts.subscriptions import topic_create
+
+    sending_connection(account)
+    topic_create(account=account, key="newsletter", name="Newsletter")
+    topic_create(account=other_account, key="offers", name="Offers")
+    created = client_for.post("/v1/forms", {**FORM_BODY, "topic": "newsletter"}, format="json")
+    assert created.status_code == 201 and created.json()["topic"] == "newsletter"
+    for key in ("offers", "nope"):  # another account's topic is as unknown as a missing one
+        refused = client_for.post("/v1/forms", {**FORM_BODY, "topic": key}, format="json")
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == [
+            {
+                "loc": ["body", "topic"],
+                "msg": f"no topic {key!r}; yours: newsletter (POST /v1/topics)",
+                "type": "value_error.unknown",
+            }
+        ]
+    cleared = client_for.patch(f"/v1/forms/{created.json()['id']}", {"topic": None}, format="json")
+    assert cleared.status_code == 200 and cleared.json()["topic"] is None
+
+
+def test_confirming_subscribes_the_contact_to_the_forms_topic_again(account):
+    from contacts.models import TopicOptOut
+    from contacts.subscriptions import Source, contact_unsubscribe, topic_create
+
+    topic = topic_create(account=account, key="newsletter", name="Newsletter")
+    contact = contact_create(account=account, fields={"email": "ada@example.net"})
+    contact_unsubscribe(contact=contact, topic=topic, source=Source.ONE_CLICK)
+    contact_unsubscribe(contact=contact, topic=None, source=Source.ONE_CLICK)
+    form = signup_form_for(account, allowed_origins=[ORIGIN], topic=topic)
+    post(form, signup())
+    assert TopicOptOut.objects.filter(contact=contact, topic=topic).exists()  # nothing changes before confirming
+
+    Client().post(confirm_link(SignupRequest.objects.get()))
+    contact.refresh_from_db()
+    assert contact.status == "subscribed"
+    assert not TopicOptOut.objects.filter(contact=contact, topic=topic).exists()
+    timeline = list(ContactEvent.objects.filter(contact=contact).order_by("id").values_list("name", "source"))
+    assert timeline[-3:] == [("resubscribed", "form"), ("topic_subscribed", "form"), ("signup_confirmed", "form")]
+    assert ContactEvent.objects.get(contact=contact, name="signup_confirmed").properties["topic"] == "newsletter"
