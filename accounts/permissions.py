@@ -7,6 +7,13 @@ from accounts.models import Account, ApiToken
 from config.api.messages import MISSING_TOKEN
 
 
+def scope_refusal(token: ApiToken, scope: str) -> str | None:
+    """Why this token may not call a view needing `scope`, or None when it may."""
+    if token.allows(scope):
+        return None
+    return f"This token's scopes ({', '.join(token.scopes)}) do not include {scope!r}."
+
+
 class _ScopePermission(BasePermission):
     scope: str = ApiToken.Scope.FULL.value
     message = MISSING_TOKEN
@@ -16,8 +23,9 @@ class _ScopePermission(BasePermission):
         if not isinstance(token, ApiToken):
             self.message = MISSING_TOKEN
             return False
-        if not token.allows(self.scope):
-            self.message = f"This token's scopes ({', '.join(token.scopes)}) do not include {self.scope!r}."
+        refusal = scope_refusal(token, self.scope)
+        if refusal is not None:
+            self.message = refusal
             return False
         return True
 

@@ -12,6 +12,17 @@ from accounts.models import ApiToken
 from accounts.ratelimit import Decision, rate_counter
 
 
+def rate_decision(request: HttpRequest, token: ApiToken) -> Decision:
+    """This request's place in the account's budget: decided at authentication when Redis holds the cached
+    context, counted here otherwise (no Redis: nothing is cached)."""
+    decision: Decision | None = getattr(request, RATE_DECISION_ATTR, None)
+    if decision is None:
+        account = token.account
+        decision = rate_counter().hit(f"account:{account.pk}", limit=account.plan.api_requests_per_minute)
+        setattr(request, RATE_DECISION_ATTR, decision)
+    return decision
+
+
 class AccountRateThrottle(BaseThrottle):
     """Counts every authenticated call against the account's plan, per rolling minute."""
 
@@ -19,13 +30,8 @@ class AccountRateThrottle(BaseThrottle):
         token = request.auth
         if not isinstance(token, ApiToken):
             return True
-        decision: Decision | None = getattr(request._request, RATE_DECISION_ATTR, None)
-        if decision is None:  # not counted at authentication (no Redis: nothing is cached)
-            account = token.account
-            decision = rate_counter().hit(f"account:{account.pk}", limit=account.plan.api_requests_per_minute)
-            setattr(request._request, RATE_DECISION_ATTR, decision)
-        self._decision = decision
-        return decision.allowed
+        self._decision = rate_decision(request._request, token)
+        return self._decision.allowed
 
     def wait(self) -> float | None:
         return float(self._decision.retry_after)

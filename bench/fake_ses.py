@@ -1,7 +1,8 @@
-"""A tiny SES endpoint on loopback for benchmarks: answers SendRawEmail and GetSendQuota (the Query API boto3
-speaks) after a configurable latency, and records when each message arrived and how many recipients it had. Like
-SES, it refuses a message with `Throttling: Maximum sending rate exceeded.` when accepting it would put more than
-the max send rate's recipients into the last second; refusals are recorded with recipients 0 and counted apart.
+"""A tiny SES endpoint on loopback for benchmarks: answers SES v2's SendEmail with raw content (JSON, what Sesame
+sends with) and the Query API's GetSendQuota after a configurable latency, and records when each message arrived
+and how many recipients it had. Like SES, it refuses a message with `TooManyRequestsException: Maximum sending rate
+exceeded.` when accepting it would put more than the max send rate's recipients into the last second; refusals
+are recorded with recipients 0 and counted apart.
 
     python bench/fake_ses.py --port 9325 --latency-ms 20 --max-send-rate 500 [--key-rate AKSMALL=1 ...]
 
@@ -17,6 +18,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs
 
 _EMAIL_ID = re.compile(rb"X-Sesame-Email-Id: ([0-9a-f-]{36})")
@@ -64,8 +66,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         return
 
-    def _reply(self, status: int, body: bytes, content_type: str = "text/xml") -> None:
+    def _reply(
+        self, status: int, body: bytes, content_type: str = "text/xml", headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -92,33 +98,13 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         arrived = time.time()
         length = int(self.headers.get("Content-Length", "0"))
-        form = parse_qs(self.rfile.read(length).decode())
+        payload = self.rfile.read(length)
+        if self.path == "/v2/email/outbound-emails":
+            self._send_email(arrived, json.loads(payload))
+            return
+        form = parse_qs(payload.decode())
         action = form.get("Action", [""])[0]
-        if action == "SendRawEmail":
-            recipients = sum(1 for key in form if key.startswith("Destinations.member."))
-            raw = base64.b64decode(form.get("RawMessage.Data", [""])[0])
-            match = _EMAIL_ID.search(raw)
-            key = _CREDENTIAL.search(self.headers.get("Authorization", ""))
-            admitted = self.server.admit(key.group(1) if key else "", arrived, recipients)
-            with self.server.lock:
-                self.server.arrivals.append(
-                    (arrived, recipients if admitted else 0, match.group(1).decode() if match else "")
-                )
-            time.sleep(self.server.latency)
-            if not admitted:
-                self._reply(
-                    400,
-                    b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
-                    b"<Message>Maximum sending rate exceeded.</Message></Error></ErrorResponse>",
-                )
-                return
-            body = (
-                "<SendRawEmailResponse><SendRawEmailResult>"
-                f"<MessageId>{uuid.uuid4()}-000000</MessageId>"
-                "</SendRawEmailResult></SendRawEmailResponse>"
-            )
-            self._reply(200, body.encode())
-        elif action == "GetSendQuota":
+        if action == "GetSendQuota":
             body = (
                 "<GetSendQuotaResponse><GetSendQuotaResult>"
                 f"<Max24HourSend>10000000</Max24HourSend><MaxSendRate>{self.server.max_send_rate}</MaxSendRate>"
@@ -127,6 +113,23 @@ class Handler(BaseHTTPRequestHandler):
             self._reply(200, body.encode())
         else:
             self._reply(400, f"<Error><Code>InvalidAction</Code><Message>{action}</Message></Error>".encode())
+
+    def _send_email(self, arrived: float, request: dict[str, Any]) -> None:
+        recipients = len(request.get("Destination", {}).get("ToAddresses", []))
+        raw = base64.b64decode(request["Content"]["Raw"]["Data"])
+        match = _EMAIL_ID.search(raw)
+        key = _CREDENTIAL.search(self.headers.get("Authorization", ""))
+        admitted = self.server.admit(key.group(1) if key else "", arrived, recipients)
+        with self.server.lock:
+            self.server.arrivals.append(
+                (arrived, recipients if admitted else 0, match.group(1).decode() if match else "")
+            )
+        time.sleep(self.server.latency)
+        if not admitted:
+            error = b'{"message": "Maximum sending rate exceeded."}'
+            self._reply(429, error, "application/json", {"x-amzn-ErrorType": "TooManyRequestsException"})
+            return
+        self._reply(200, json.dumps({"MessageId": f"{uuid.uuid4()}-000000"}).encode(), "application/json")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from config.views import favicon, healthz, home
 from contacts.api.add_contact import AddContactApi
 from contacts.views import preferences, unsubscribe
 from emails.api.emails import PendableEmailAliasViewSet
+from emails.api.lean import lean_accept
 from events.views import sns_webhook
 
 admin.site.site_header = "Sesame operator console"
@@ -29,5 +30,5 @@ urlpatterns = [
     path("f/", include("emails.forms.urls")),
     path("webhooks/sns/<str:connection_id>", sns_webhook, name="sns-webhook"),
     # Pendable's clients post to /emails without a version prefix.
-    path("emails", PendableEmailAliasViewSet.as_view({"post": "create"}), name="email-create-pendable"),
+    path("emails", lean_accept(PendableEmailAliasViewSet.as_view({"post": "create"})), name="email-create-pendable"),
 ]

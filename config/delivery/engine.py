@@ -22,6 +22,7 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 _STATE_TTL = 1.0  # how stale a connection's rate, pause or hold may be in one process
 _MAX_BACKOFF_STEPS = 9  # throttling backs a lane off 0.01, 0.02 ... 2.56 seconds
 SETTLE_EVERY = 0.005  # seconds a sent message may wait for its `sent` UPDATE
+STAMP_EVERY = 0.002  # seconds a send's bucket stamp may wait (late is the safe side: see _stamp_loop)
 
 
 @dataclass
@@ -79,6 +81,7 @@ class Engine:
         self.lanes = store or lanes()
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._settle: queue.SimpleQueue[tuple[Job, str, datetime] | None] = queue.SimpleQueue()
+        self._stamps: queue.SimpleQueue[tuple[str, list[str]] | None] = queue.SimpleQueue()
         self._slots = threading.Condition()
         self._in_flight = 0
         self._stopping = threading.Event()
@@ -94,6 +97,8 @@ class Engine:
         self._threads = [threading.Thread(target=self._feed, name="delivery-feeder", daemon=True)]
         self._settler = threading.Thread(target=self._settle_loop, name="delivery-settler", daemon=True)
         self._settler.start()
+        self._stamper = threading.Thread(target=self._stamp_loop, name="delivery-stamper", daemon=True)
+        self._stamper.start()
         self._threads += [
             threading.Thread(target=self._send_loop, name=f"delivery-sender-{i}", daemon=True)
             for i in range(self.senders)
@@ -113,7 +118,9 @@ class Engine:
         for thread in self._threads[1:]:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._settle.put(None)
+        self._stamps.put(None)
         self._settler.join(max(0.0, deadline - time.monotonic()))
+        self._stamper.join(max(0.0, deadline - time.monotonic()))
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Run until no lane has work and nothing is in flight: for tests, benchmarks and commands."""
@@ -224,22 +231,7 @@ class Engine:
 
     def _settle_loop(self) -> None:
         """Move sent messages to `sent`, a few milliseconds' worth per UPDATE."""
-        stopping = False
-        while not stopping:
-            first = self._settle.get()
-            if first is None:
-                break
-            batch = [first]
-            deadline = time.monotonic() + SETTLE_EVERY
-            while (left := deadline - time.monotonic()) > 0:
-                try:
-                    item = self._settle.get(timeout=left)
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
+        for batch in _batches(self._settle, SETTLE_EVERY):
             by_channel: dict[Channel, list[tuple[Any, str, datetime]]] = {}
             for job, provider_id, sent_at in batch:
                 by_channel.setdefault(job.channel, []).append((job.message, provider_id, sent_at))
@@ -254,6 +246,20 @@ class Engine:
                     self._throttles.pop(job.lane, None)
                     self._release_slot()
         db.close()
+
+    def _stamp_loop(self) -> None:
+        """Tell the send buckets which reserved units went out, a couple of milliseconds' worth per lane and call.
+        Until stamped, a unit counts as used at its reservation's far end (lanes.PENDING_MS), and a stamp records
+        the flush's moment, after the real one: both err towards sending slower, never faster."""
+        for batch in _batches(self._stamps, STAMP_EVERY):
+            by_lane: dict[str, list[str]] = {}
+            for lane, units in batch:
+                by_lane.setdefault(lane, []).extend(units)
+            try:
+                for lane, units in by_lane.items():
+                    self.lanes.stamp(lane, units)
+            except Exception:  # Redis went away: the units expire with their reservation
+                logger.exception("could not stamp %d sends", len(batch))
 
     def _send(self, job: Job) -> bool:
         """Send one message; True when it went out and was handed to the settler (which frees its slot)."""
@@ -277,7 +283,7 @@ class Engine:
         def stamp() -> None:  # the bucket records the moment the provider is called, not the claim's
             nonlocal stamped
             stamped = True
-            self.lanes.stamp(job.lane, job.units)
+            self._stamps.put((job.lane, job.units))
 
         try:
             with aws.on_request_sent(stamp):
@@ -316,3 +322,22 @@ class Engine:
             self._throttles[job.lane] = steps
             self.lanes.hold(job.lane, int(5 * 2**steps))
             logger.warning("%s %s on %s; backing off: %s", channel.name, error.kind.value, job.lane, error.reason)
+
+
+def _batches(source: "queue.SimpleQueue[Any]", every: float) -> Iterator[list[Any]]:
+    """What arrives on `source` in windows of `every` seconds from each window's first item, until a None."""
+    while True:
+        first = source.get()
+        if first is None:
+            return
+        batch, deadline = [first], time.monotonic() + every
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                item = source.get(timeout=left)
+            except queue.Empty:
+                break
+            if item is None:
+                yield batch
+                return
+            batch.append(item)
+        yield batch

@@ -33,7 +33,8 @@ CONFLICT = OpenApiResponse(
 )
 
 
-def _duplicate_response(error: services.DuplicateClientEmailId) -> Response:
+def duplicate_response(error: services.DuplicateClientEmailId) -> Response:
+    """409 for a client_email_id used before, naming the first email (the lean path answers the same)."""
     return Response(
         {"detail": str(error), "pendable_id": str(error.existing_id), "id": str(error.existing_id)},
         status=status.HTTP_409_CONFLICT,
@@ -89,7 +90,7 @@ class EmailViewSet(
         try:
             email = services.email_accept(account=request_account(request), data=request.data)
         except services.DuplicateClientEmailId as error:
-            return _duplicate_response(error)
+            return duplicate_response(error)
         return Response(EmailAcceptedSerializer.of(email))
 
     @extend_schema(

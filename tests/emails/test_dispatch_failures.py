@@ -1,4 +1,4 @@
-"""How dispatch treats SES's refusals. moto never throttles, so the one SendRawEmail call is faked at the module
+"""How dispatch treats SES's refusals. moto never throttles, so the one SendEmail (SES v2) call is faked at the module
 that builds boto3 clients (accounts/aws.py), raising exactly what botocore raises, and every other call is moto's."""
 
 from typing import Any
@@ -18,16 +18,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class RefusingSes:
-    """Wraps moto's SES client: the first `times` SendRawEmail calls fail with `code`/`message`."""
+    """Wraps moto's SES v2 client: the first `times` SendEmail calls fail with `code`/`message`."""
 
     def __init__(self, real: Any, code: str, message: str, times: int) -> None:
         self._real, self._code, self._message, self._left = real, code, message, times
 
-    def send_raw_email(self, **params: Any) -> Any:
+    def send_email(self, **params: Any) -> Any:
         if self._left > 0:
             self._left -= 1
-            raise ClientError({"Error": {"Code": self._code, "Message": self._message}}, "SendRawEmail")
-        return self._real.send_raw_email(**params)
+            raise ClientError({"Error": {"Code": self._code, "Message": self._message}}, "SendEmail")
+        return self._real.send_email(**params)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
@@ -45,7 +45,7 @@ def refusing(settings, monkeypatch):
 
             def client(connection: Any, service: str) -> Any:
                 real = real_client(connection, service)
-                return RefusingSes(real, code, message, times) if service == "ses" else real
+                return RefusingSes(real, code, message, times) if service == "sesv2" else real
 
             wrapped: dict[str, Any] = {}
 
@@ -67,7 +67,7 @@ def _prepared(account: Any) -> Email:
 
 
 def test_throttling_backs_off_and_retries_never_failing(account, refusing):
-    refusing("Throttling", "Maximum sending rate exceeded.", times=2)
+    refusing("TooManyRequestsException", "Maximum sending rate exceeded.", times=2)
     email = _prepared(account)
     Engine().drain(timeout=10)
     email.refresh_from_db()
@@ -77,7 +77,7 @@ def test_throttling_backs_off_and_retries_never_failing(account, refusing):
 
 
 def test_daily_quota_holds_the_connection_and_keeps_the_email_queued(account, refusing):
-    refusing("Throttling", "Daily message quota exceeded.", times=1)
+    refusing("LimitExceededException", "Daily message quota exceeded.", times=1)
     email = _prepared(account)
     Engine().drain(timeout=10)
     email.refresh_from_db()

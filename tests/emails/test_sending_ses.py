@@ -31,7 +31,7 @@ def ses(settings: Any):
 
 @pytest.fixture
 def ses_calls(ses):
-    """The parameters of every SendRawEmail call, as boto3 sent them to (moto's) SES."""
+    """The parameters of every SES v2 SendEmail call, as boto3 sent them to (moto's) SES."""
     calls: list[dict[str, Any]] = []
 
     def record(params: dict[str, Any], **kwargs: Any) -> None:
@@ -44,7 +44,7 @@ def ses_calls(ses):
 
     def create_client(self: Session, *args: Any, **kwargs: Any) -> Any:
         client = original(self, *args, **kwargs)
-        client.meta.events.register("provide-client-params.ses.SendRawEmail", record)
+        client.meta.events.register("provide-client-params.sesv2.SendEmail", record)
         return client
 
     Session.create_client = create_client  # type: ignore[method-assign]
@@ -94,8 +94,8 @@ def test_verified_sender_is_sent_with_cc_bcc_reply_to_headers_and_attachments(ap
     assert email.ses_message_id
     [sent] = _sent_messages()
     [call] = ses_calls
-    assert sorted(call["Destinations"]) == ["audit@example.org", "carol@example.net", "jon@example.net"]
-    assert call["Source"] == "hello@example.com"
+    assert sorted(call["Destination"]["ToAddresses"]) == ["audit@example.org", "carol@example.net", "jon@example.net"]
+    assert call["FromEmailAddress"] == "hello@example.com"
     mime = email_lib.message_from_string(sent.raw_data, policy=default_policy)
     assert mime["To"] == "Jon Doe <jon@example.net>"
     assert mime["Cc"] == "Carol <carol@example.net>"
@@ -109,7 +109,7 @@ def test_verified_sender_is_sent_with_cc_bcc_reply_to_headers_and_attachments(ap
     [attachment] = list(mime.iter_attachments())
     assert attachment.get_filename() == "invoice.pdf" and attachment.get_content() == b"%PDF-1"
     assert call["ConfigurationSetName"] == connection.configuration_set
-    assert call["Tags"] == [{"Name": "receipt", "Value": "true"}, {"Name": "high_value_", "Value": "true"}]
+    assert call["EmailTags"] == [{"Name": "receipt", "Value": "true"}, {"Name": "high_value_", "Value": "true"}]
 
 
 def test_text_and_html_make_multipart_alternative(api, account, ses):
