@@ -128,7 +128,8 @@ def signup_request_for_token(token: str) -> SignupRequest:
     return found
 
 
-def _sender_name(form: SignupForm) -> str:
+def sender_name(form: SignupForm) -> str:
+    """Who the visitor signs up to hear from: the sender's display name, else the account's name."""
     return parse_address(form.sender).name or form.account.name
 
 
@@ -136,7 +137,7 @@ def _confirmation_email(form: SignupForm, request: SignupRequest, link: str) -> 
     """Only the address is the visitor's: their name and answers never appear, so the form cannot be used to mail
     a stranger words of one's choosing."""
     texts = appearance_with_defaults(form.appearance)
-    who, days = _sender_name(form), settings.SESAME_FORMS_CONFIRM_DAYS
+    who, days = sender_name(form), settings.SESAME_FORMS_CONFIRM_DAYS
     text = (
         f"Please confirm that {request.email} wants email from {who}.\n\n"
         f"Confirm your subscription:\n{link}\n\n"

@@ -230,8 +230,8 @@ def signup_confirm_page(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, "forms/confirm.html", {"state": "invalid"}, status=404)
     context = {
         "signup": signup,
-        "look": appearance_with_defaults(signup.form.appearance),
-        "sender": signup.form.account.name,
+        "look": {"brand_color": appearance_with_defaults(signup.form.appearance)["accent"]},
+        "brand": services.sender_name(signup.form),
     }
     if request.method == "POST":
         services.signup_confirm(request=signup, ip=client_ip(request))
