@@ -70,6 +70,7 @@ class SignupForm(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "sign-up form"
         ordering = ("-created_at",)
         indexes = [models.Index(fields=["account", "-created_at"], name="signupform_account_newest")]
 
@@ -101,6 +102,7 @@ class SignupRequest(models.Model):
     )
 
     class Meta:
+        verbose_name = "sign-up"
         ordering = ("-created_at",)
         indexes = [models.Index(fields=["form", "-created_at"], name="signuprequest_form_newest")]
 

@@ -233,8 +233,9 @@ def signup_confirm_page(request: HttpRequest, token: str) -> HttpResponse:
         "look": {"brand_color": appearance_with_defaults(signup.form.appearance)["accent"]},
         "brand": services.sender_name(signup.form),
     }
+    if signup.confirmed_at:
+        return _page(request, "forms/confirm.html", {**context, "state": "already"})
     if request.method == "POST":
         services.signup_confirm(request=signup, ip=client_ip(request))
         return _page(request, "forms/confirm.html", {**context, "state": "confirmed"})
-    state = "already" if signup.confirmed_at else "ask"
-    return _page(request, "forms/confirm.html", {**context, "state": state})
+    return _page(request, "forms/confirm.html", {**context, "state": "ask"})
