@@ -226,3 +226,51 @@ def test_a_disallowed_origin_and_a_bot_filling_the_honeypot_create_nothing(
     assert SignupRequest.objects.count() == 0
     assert not Email.objects.filter(to_email__in=["eve@example.net", "bot@example.net"]).exists()
     assert not Contact.objects.filter(account=account).exists()
+
+
+def test_scroll_and_exit_intent_triggers_and_the_inline_form(live_server, browser, sites, account):  # noqa: F811
+    origin = sites.origin()
+    script = f"{live_server.url}/f/{{key}}.js"
+    scroll = signup_form_for(account, name="scroll", allowed_origins=[origin], trigger="scroll", scroll_percent=60)
+    exit_intent = signup_form_for(account, name="exit", allowed_origins=[origin], trigger="exit_intent")
+    inline = signup_form_for(account, name="inline", allowed_origins=[origin], mode="inline", consent_text="")
+
+    def loaded(form) -> None:
+        WebDriverWait(browser, 15).until(
+            lambda d: d.execute_script(f"return !!(window.SesameForms || {{}})['{form.key}']")
+        )
+        browser.execute_async_script("window.setTimeout(arguments[0], 300)")
+
+    # Scroll: nothing until the visitor has seen 60% of the page.
+    browser.get(origin + sites.page(host_page(script.format(key=scroll.key))))
+    loaded(scroll)
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-sesame-form]")
+    browser.execute_script("window.scrollTo(0, document.documentElement.scrollHeight)")
+    popup(browser)
+
+    # Exit intent: nothing until the pointer leaves through the top of the window.
+    browser.get(origin + sites.page(host_page(script.format(key=exit_intent.key))))
+    loaded(exit_intent)
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-sesame-form]")
+    browser.execute_script(
+        "document.dispatchEvent(new MouseEvent('mouseout', {clientY: -5, relatedTarget: null, bubbles: true}))"
+    )
+    popup(browser)
+
+    # Inline: a labelled region right where the tag is, no dialog, no overlay; it signs up the same way.
+    html = (
+        host_page(script.format(key=inline.key))
+        .replace("<script", "<div id='slot'><script")
+        .replace("</script>", "</script></div>")
+    )
+    browser.get(origin + sites.page(html))
+    host, shadow = popup(browser)
+    assert browser.execute_script("return arguments[0].parentNode.id", host) == "slot"
+    assert shadow.find_element(By.CSS_SELECTOR, "[role=region]").get_attribute("aria-labelledby") == "sesame-title"
+    assert not shadow.find_elements(By.CSS_SELECTOR, "[role=dialog], .overlay")
+    browser.execute_script("arguments[0].scrollIntoView()", host)
+    browser.save_screenshot(str(ARTIFACTS / "signup-inline.png"))
+    shadow.find_element(By.ID, "sesame-email").send_keys("grace@example.org")
+    shadow.find_element(By.CSS_SELECTOR, "button.submit").click()
+    assert "check your inbox" in wait_live(browser, host, "check your inbox")
+    assert SignupRequest.objects.get().form_id == inline.pk
