@@ -17,7 +17,8 @@ from emails.forms.services import signup_token
 from emails.models import Email, Identity
 from tests.emails.factories import sending_connection, signup_form_for
 
-pytestmark = pytest.mark.django_db
+# All of it also runs on SQLite (the embedded default's database): sign-ups must work there too.
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 ORIGIN = "https://www.acme.test"
 FORM_BODY = {
@@ -54,7 +55,6 @@ def confirm_link(signup_request: SignupRequest) -> str:
 # --- /v1/forms ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.sqlite
 def test_an_account_creates_lists_changes_and_deletes_a_form(client_for, account):
     sending_connection(account)
     created = client_for.post("/v1/forms", FORM_BODY, format="json")
@@ -340,7 +340,6 @@ def test_a_tampered_link_confirms_nothing(account):
 # --- admin ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.sqlite
 def test_admin_lists_forms_with_conversion_and_shows_the_snippet(admin_client, account):
     form = signup_form_for(account, allowed_origins=[ORIGIN])
     post(form, signup("a@example.net"))
