@@ -85,7 +85,9 @@ class SignupRequest(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
     form = models.ForeignKey(SignupForm, on_delete=models.CASCADE, related_name="requests")
-    email = models.CharField(max_length=320, help_text="Lower-cased.")
+    email = models.CharField(
+        max_length=320, help_text="Lower-cased; erased (empty) once the link expired unconfirmed, like the answers."
+    )
     full_name = models.CharField(max_length=200, blank=True)
     answers = models.JSONField(default=dict, blank=True, help_text="The custom fields' answers.")
     consent_text = models.TextField(blank=True, help_text="The consent text as the visitor saw it.")
@@ -104,7 +106,15 @@ class SignupRequest(models.Model):
     class Meta:
         verbose_name = "sign-up"
         ordering = ("-created_at",)
-        indexes = [models.Index(fields=["form", "-created_at"], name="signuprequest_form_newest")]
+        indexes = [
+            models.Index(fields=["form", "-created_at"], name="signuprequest_form_newest"),
+            # The hourly erasure of expired, unconfirmed sign-ups reads only those still holding an address.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(confirmed_at__isnull=True) & ~models.Q(email=""),
+                name="signuprequest_unconfirmed",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} ({'confirmed' if self.confirmed_at else 'pending'})"

@@ -237,3 +237,11 @@ def signup_confirm(*, request: SignupRequest, ip: str | None) -> Contact:
             source=ContactEvent.Source.FORM,
         )
     return contact
+
+
+def signup_requests_forget_expired() -> int:
+    """Erase the address, name, answers and IP of sign-ups whose link expired unconfirmed: they can never confirm,
+    so nothing the visitor typed is kept. The rows stay, so the forms' counts do not change. Returns how many."""
+    cutoff = timezone.now() - timedelta(days=settings.SESAME_FORMS_CONFIRM_DAYS)
+    pending = SignupRequest.objects.filter(confirmed_at__isnull=True, created_at__lt=cutoff).exclude(email="")
+    return pending.update(email="", full_name="", answers={}, requested_ip=None)

@@ -413,3 +413,26 @@ def test_confirming_subscribes_the_contact_to_the_forms_topic_again(account):
     timeline = list(ContactEvent.objects.filter(contact=contact).order_by("id").values_list("name", "source"))
     assert timeline[-3:] == [("resubscribed", "form"), ("topic_subscribed", "form"), ("signup_confirmed", "form")]
     assert ContactEvent.objects.get(contact=contact, name="signup_confirmed").properties["topic"] == "newsletter"
+
+
+def test_expired_unconfirmed_signups_are_erased_and_still_counted(client_for, account):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from emails.tasks import forget_expired_signups
+
+    form = signup_form_for(account, allowed_origins=[ORIGIN], custom_fields=[{"key": "company", "label": "Company"}])
+    for address in ("old@example.net", "confirmed@example.net", "fresh@example.net"):
+        post(form, signup(address, name="Someone", fields={"company": "Acme"}))
+    Client().post(confirm_link(SignupRequest.objects.get(email="confirmed@example.net")))
+    eight_days_ago = timezone.now() - timedelta(days=8)
+    SignupRequest.objects.exclude(email="fresh@example.net").update(created_at=eight_days_ago)
+
+    forget_expired_signups.apply()
+    erased = SignupRequest.objects.get(created_at=eight_days_ago, confirmed_at__isnull=True)
+    assert (erased.email, erased.full_name, erased.answers, erased.requested_ip) == ("", "", {}, None)
+    assert SignupRequest.objects.get(email="confirmed@example.net").full_name == "Someone"
+    assert SignupRequest.objects.get(email="fresh@example.net").answers == {"company": "Acme"}
+    [row] = client_for.get("/v1/forms").json()["results"]
+    assert (row["signups"], row["confirmations"]) == (3, 1)
