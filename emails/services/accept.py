@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Account, AwsConnection
 from accounts.tenant_cache import tenant_memo
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
-from config.delivery.rows import outbox_insert, outbox_store_new
+from config.delivery.rows import outbox_insert, outbox_row, outbox_store_new
 from config.delivery.services import delivery_announce
 from emails.addresses import Address
 from emails.models import Email, EmailEvent, Identity
@@ -107,7 +107,8 @@ def _check_size(draft: EmailDraft, loc: Loc) -> ErrorEntry | None:
 def _email_from(
     draft: EmailDraft, *, account: Account | None, connection: AwsConnection | None, now: datetime
 ) -> Email:
-    return Email(
+    return outbox_row(
+        Email,
         account=account,
         connection=connection,
         client_email_id=draft.client_email_id,

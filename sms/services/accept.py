@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AwsConnection
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
-from config.delivery.rows import outbox_store_new
+from config.delivery.rows import outbox_row, outbox_store_new
 from config.delivery.services import delivery_announce
 from sms.models import OtpVerification, SmsEvent, SmsMessage, SmsOptOut, SmsSandboxNumber
 from sms.services.policy import sms_policy_for, spend_limit_problem
@@ -100,7 +100,8 @@ class AcceptContext:
 
 
 def _message_from(draft: SmsDraft, *, account: Account, connection: AwsConnection, now: datetime) -> SmsMessage:
-    return SmsMessage(
+    return outbox_row(
+        SmsMessage,
         account=account,
         connection=connection,
         client_sms_id=draft.client_sms_id,

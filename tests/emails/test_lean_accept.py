@@ -39,8 +39,9 @@ def drf_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 def _post(token: str, body: bytes, *, content_type: str = "application/json", accept: str | None = None) -> Any:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    extra = {"HTTP_ACCEPT": accept} if accept else {}
-    return client.generic("POST", "/v1/emails", body, content_type=content_type, **extra)
+    if accept:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_ACCEPT=accept)
+    return client.generic("POST", "/v1/emails", body.decode("latin-1"), content_type=content_type)
 
 
 def _seen(response: Any) -> tuple[int, Any, dict[str, str]]:
