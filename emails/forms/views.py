@@ -7,7 +7,6 @@
 """
 
 import json
-import logging
 from typing import Any
 
 from django.conf import settings
@@ -20,18 +19,12 @@ from django.views.decorators.http import require_http_methods
 from config.api.boundary import ShapeError, decode, text_problems
 from config.api.clients import client_ip
 from config.api.errors import ErrorEntry, error_entry
-from emails.addresses import AddressError, parse_address
-from emails.forms import guard, services
+from emails.forms import intake, services
 from emails.forms.models import SignupForm
 from emails.forms.selectors import signup_form_public
 from emails.forms.validation import appearance_with_defaults, origin_allowed
-from emails.policy import BLOCKED_DOMAIN, RecipientPolicy
 
-logger = logging.getLogger("sesame.emails.forms")
-
-HONEYPOT = "website"
 MAX_BODY_BYTES = 16_384
-MAX_ANSWER_LENGTH = 500
 
 
 def _escape_for_script(value: Any) -> str:
@@ -57,7 +50,7 @@ def script_config(form: SignupForm, *, endpoint: str) -> dict[str, Any]:
         "custom_fields": form.custom_fields,
         "consent_text": form.consent_text,
         "pow_bits": form.proof_of_work_bits,
-        "honeypot": HONEYPOT,
+        "honeypot": intake.HONEYPOT,
         "look": appearance_with_defaults(form.appearance),
     }
 
@@ -81,13 +74,6 @@ def _cors(response: HttpResponse, origin: str) -> HttpResponse:
     return response
 
 
-def _refuse(status: int, detail: Any, origin: str | None = None, retry_after: int = 0) -> HttpResponse:
-    response = JsonResponse({"detail": detail}, status=status)
-    if retry_after:
-        response["Retry-After"] = str(retry_after)
-    return _cors(response, origin) if origin else response
-
-
 def _parse(request: HttpRequest) -> tuple[dict[str, Any] | None, list[ErrorEntry]]:
     if len(request.body) > MAX_BODY_BYTES:
         return None, [error_entry(["body"], "the sign-up is too large", "value_error.size")]
@@ -100,63 +86,17 @@ def _parse(request: HttpRequest) -> tuple[dict[str, Any] | None, list[ErrorEntry
     return data, text_problems(data, ["body"])
 
 
-def _submission(form: SignupForm, data: dict[str, Any]) -> tuple[services.Submission | None, list[ErrorEntry]]:
-    """The visitor's answers, checked against what the form asks; every problem at its field."""
-    problems = []
-    email = ""
-    try:
-        email = parse_address(str(data.get("email") or "")).key
-        if "<" in str(data.get("email")):
-            raise AddressError("give the address alone")
-    except AddressError:
-        problems.append(
-            error_entry(["body", "email"], "Enter a valid email address, like name@example.com.", "value_error.email")
-        )
-    name = str(data.get("name") or "").strip()
-    if form.require_name and not name:
-        problems.append(error_entry(["body", "name"], "Enter your name.", "value_error.missing"))
-    elif len(name) > 200 or "\n" in name or "\r" in name:
-        problems.append(error_entry(["body", "name"], "Use at most 200 characters on one line.", "value_error.name"))
-    answers: dict[str, str] = {}
-    given = data.get("fields") or {}
-    if not isinstance(given, dict):
-        given = {}
-    for custom in form.custom_fields:
-        value = str(given.get(custom["key"]) or "").strip()
-        if custom.get("required") and not value:
-            problems.append(
-                error_entry(["body", "fields", custom["key"]], f"Fill in {custom['label']}.", "value_error.missing")
-            )
-        elif len(value) > MAX_ANSWER_LENGTH:
-            problems.append(
-                error_entry(
-                    ["body", "fields", custom["key"]],
-                    f"Use at most {MAX_ANSWER_LENGTH} characters.",
-                    "value_error.any_str.max_length",
-                )
-            )
-        elif value:
-            answers[custom["key"]] = value
-    if form.consent_text and data.get("consent") is not True:
-        problems.append(
-            error_entry(["body", "consent"], "Tick the box to agree before you subscribe.", "value_error.consent")
-        )
-    if problems:
-        return None, problems
-    return services.Submission(email=email, full_name=name if form.ask_name else "", answers=answers), []
-
-
 @csrf_exempt
 @require_http_methods(["POST", "OPTIONS"])
 def form_submit(request: HttpRequest, key: str) -> HttpResponse:
     form = signup_form_public(key)
     if form is None:
-        return _refuse(404, "Not found.")
+        return JsonResponse({"detail": "Not found."}, status=404)
     origin = request.headers.get("Origin", "")
     if not origin_allowed(origin, form.allowed_origins):
         # No CORS header: the browser hides even this answer from the page.
         shown = origin or "a request without an Origin header"
-        return _refuse(403, f"{shown[:200]} is not one of this form's allowed origins.")
+        return JsonResponse({"detail": f"{shown[:200]} is not one of this form's allowed origins."}, status=403)
     if request.method == "OPTIONS":
         preflight = _cors(HttpResponse(status=204), origin)
         preflight["Access-Control-Allow-Methods"] = "POST"
@@ -164,49 +104,23 @@ def form_submit(request: HttpRequest, key: str) -> HttpResponse:
         preflight["Access-Control-Max-Age"] = "600"
         return preflight
     ip = client_ip(request)
-    refusal = guard.ip_refusal(ip)
-    if refusal:
-        return _refuse(refusal.status, refusal.message, origin, refusal.retry_after)
-    data, problems = _parse(request)
-    if data is None or problems:
-        return _refuse(422, problems, origin)
-    success = _cors(JsonResponse({"status": "pending", "detail": appearance_with_defaults(form.appearance)["success"]},
-                                 status=202), origin)  # fmt: skip
-    if data.get(HONEYPOT):
-        # A bot filled the field people never see: it is told what people are told, and nothing is stored or sent.
-        logger.info("Sign-up honeypot filled form=%s", form.key)
-        return success
-    submission, problems = _submission(form, data)
-    if submission is None:
-        return _refuse(422, problems, origin)
-    refusal = (
-        guard.pow_refusal(form=form, email=submission.email, data=data)
-        or guard.hook_refusal(form=form, data=data, ip=ip)
-        or guard.address_refusal(form=form, email=submission.email)
-    )
-    if refusal:
-        detail = (
-            [error_entry(["body"], refusal.message, "value_error.challenge")]
-            if refusal.status == 422
-            else (refusal.message)
-        )
-        return _refuse(refusal.status, detail, origin, refusal.retry_after)
-    address = parse_address(submission.email)
-    if RecipientPolicy(account=form.account, addresses=[address]).drop_reason(address) == BLOCKED_DOMAIN:
-        message = f"Addresses at {address.domain} can't subscribe (disposable or blocked); use your everyday address."
-        return _refuse(422, [error_entry(["body", "email"], message, "value_error.email.disposable")], origin)
-    try:
-        services.signup_request_create(
-            form=form,
-            submission=submission,
-            origin=origin,
-            ip=ip,
-            link_for=lambda token: request.build_absolute_uri(reverse("signup-confirm", args=[token])),
-        )
-    except services.ConfirmationNotSent as exc:
-        logger.warning("Sign-up form cannot send its confirmation form=%s: %s", form.key, exc)
-        return _refuse(503, "This form cannot take sign-ups right now; please try again later.", origin)
-    return success
+    rejection = intake.ip_rejection(ip)  # before reading the body: a flood costs as little as possible
+    if rejection is None:
+        data, problems = _parse(request)
+        if data is None or problems:
+            return _cors(JsonResponse({"detail": problems}, status=422), origin)
+
+        def link_for(token: str) -> str:
+            return request.build_absolute_uri(reverse("signup-confirm", args=[token]))
+
+        rejection = intake.signup_receive(form=form, data=data, origin=origin, ip=ip, link_for=link_for)
+    if rejection is None:
+        success = appearance_with_defaults(form.appearance)["success"]
+        return _cors(JsonResponse({"status": "pending", "detail": success}, status=202), origin)
+    response = JsonResponse({"detail": rejection.detail}, status=rejection.status)
+    if rejection.retry_after:
+        response["Retry-After"] = str(rejection.retry_after)
+    return _cors(response, origin)
 
 
 def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
