@@ -14,7 +14,6 @@ from config.admin_logs import ReadOnlyLogAdmin
 from emails.forms import services
 from emails.forms.models import SignupForm, SignupRequest
 from emails.forms.selectors import with_stats
-from emails.forms.serializers import embed_snippet
 from emails.forms.validation import form_problems
 
 
@@ -101,7 +100,7 @@ class SignupFormAdmin(admin.ModelAdmin):
             "document.getElementById('embed-snippet').value); this.textContent='Copied'\">Copy</button>"
             '<p class="help">Paste it into the pages of an allowed origin; an inline form appears where it is '
             "pasted.</p>",
-            embed_snippet(form),
+            form.embed_snippet,
         )
 
     def save_model(self, request: HttpRequest, obj: SignupForm, form: Any, change: bool) -> None:

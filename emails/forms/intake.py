@@ -3,7 +3,6 @@ honeypot, the proof of work, the challenge hook, the per-address and per-domain 
 then the pending sign-up and its confirmation email (services.signup_request_create)."""
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,11 +85,9 @@ def ip_rejection(ip: str | None) -> Rejection | None:
     return _rejection(refusal) if refusal else None
 
 
-def signup_receive(
-    *, form: SignupForm, data: dict[str, Any], origin: str, ip: str | None, link_for: Callable[[str], str]
-) -> Rejection | None:
+def signup_receive(*, form: SignupForm, data: dict[str, Any], origin: str, ip: str | None) -> Rejection | None:
     """Take one posted sign-up; None when it was taken (or silently dropped: a filled honeypot is answered like a
-    success, so a bot learns nothing). `link_for(token)` is the confirmation page's absolute URL."""
+    success, so a bot learns nothing)."""
     if data.get(HONEYPOT):
         logger.info("Sign-up honeypot filled form=%s", form.key)
         return None
@@ -109,7 +106,7 @@ def signup_receive(
         message = f"Addresses at {address.domain} can't subscribe (disposable or blocked); use your everyday address."
         return Rejection(422, [error_entry(["body", "email"], message, "value_error.email.disposable")])
     try:
-        services.signup_request_create(form=form, submission=submission, origin=origin, ip=ip, link_for=link_for)
+        services.signup_request_create(form=form, submission=submission, origin=origin, ip=ip)
     except services.ConfirmationNotSent as exc:
         logger.warning("Sign-up form cannot send its confirmation form=%s: %s", form.key, exc)
         return Rejection(503, "This form cannot take sign-ups right now; please try again later.")

@@ -1,6 +1,7 @@
 import secrets
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 
@@ -76,6 +77,20 @@ class SignupForm(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    # Public addresses come from SESAME_PUBLIC_URL, never from a request's Host header, which a caller chooses.
+    @property
+    def script_url(self) -> str:
+        return f"{settings.SESAME_PUBLIC_URL}/f/{self.key}.js"
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"{settings.SESAME_PUBLIC_URL}/f/{self.key}"
+
+    @property
+    def embed_snippet(self) -> str:
+        """What the account pastes into its pages (an inline form appears where it is pasted)."""
+        return f'<script src="{self.script_url}" async></script>'
 
 
 class SignupRequest(models.Model):

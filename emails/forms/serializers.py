@@ -1,4 +1,3 @@
-from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -92,16 +91,7 @@ class SignupFormSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_script_url(self, form: SignupForm) -> str:
-        return script_url(form)
+        return form.script_url
 
     def get_embed_snippet(self, form: SignupForm) -> str:
-        return embed_snippet(form)
-
-
-def script_url(form: SignupForm) -> str:
-    return f"{settings.SESAME_PUBLIC_URL.rstrip('/')}/f/{form.key}.js"
-
-
-def embed_snippet(form: SignupForm) -> str:
-    """What the account pastes into its pages (inline forms appear where it is pasted)."""
-    return f'<script src="{script_url(form)}" async></script>'
+        return form.embed_snippet

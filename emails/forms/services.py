@@ -1,7 +1,6 @@
 """Sign-up forms: create and change them, take a sign-up (double opt-in: only a confirmation email), and confirm
 it (the contact is created or updated only then)."""
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from html import escape
@@ -166,11 +165,13 @@ def _confirmation_email(form: SignupForm, request: SignupRequest, link: str) -> 
     return data
 
 
-def signup_request_create(
-    *, form: SignupForm, submission: Submission, origin: str, ip: str | None, link_for: Callable[[str], str]
-) -> SignupRequest:
-    """Store the sign-up and queue its confirmation email, together or not at all. `link_for(token)` is the
-    confirmation page's absolute URL. Raises ConfirmationNotSent when the email is refused."""
+def confirm_url(request: SignupRequest) -> str:
+    return f"{settings.SESAME_PUBLIC_URL}/f/confirm/{signup_token(request)}"
+
+
+def signup_request_create(*, form: SignupForm, submission: Submission, origin: str, ip: str | None) -> SignupRequest:
+    """Store the sign-up and queue its confirmation email, together or not at all. Raises ConfirmationNotSent when
+    the email is refused."""
     with transaction.atomic():
         request = SignupRequest.objects.create(
             account_id=form.account_id,
@@ -183,9 +184,7 @@ def signup_request_create(
             requested_ip=ip,
         )
         try:
-            email = email_accept(
-                account=form.account, data=_confirmation_email(form, request, link_for(signup_token(request)))
-            )
+            email = email_accept(account=form.account, data=_confirmation_email(form, request, confirm_url(request)))
         except UnprocessableEntity as exc:  # leaving the block rolls the sign-up back: nothing is kept
             raise ConfirmationNotSent("; ".join(entry["msg"] for entry in exc.entries)) from exc
         request.confirmation_email = email

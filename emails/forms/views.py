@@ -12,7 +12,6 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
@@ -36,11 +35,11 @@ def _escape_for_script(value: Any) -> str:
     return text
 
 
-def script_config(form: SignupForm, *, endpoint: str) -> dict[str, Any]:
+def script_config(form: SignupForm) -> dict[str, Any]:
     """Everything the script needs; all of it is the account's (texts are put on the page as text, never HTML)."""
     return {
         "key": form.key,
-        "endpoint": endpoint,
+        "endpoint": form.endpoint_url,
         "mode": form.mode,
         "trigger": form.trigger,
         "delay_seconds": form.delay_seconds,
@@ -60,8 +59,7 @@ def form_script(request: HttpRequest, key: str) -> HttpResponse:
     form = signup_form_public(key)
     if form is None:
         return JsonResponse({"detail": "Not found."}, status=404)
-    endpoint = request.build_absolute_uri(reverse("signup-form-submit", args=[form.key]))
-    body = render_to_string("forms/popup.js", {"config": _escape_for_script(script_config(form, endpoint=endpoint))})
+    body = render_to_string("forms/popup.js", {"config": _escape_for_script(script_config(form))})
     response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
     response["Cache-Control"] = "public, max-age=300"
     response["X-Content-Type-Options"] = "nosniff"
@@ -109,11 +107,7 @@ def form_submit(request: HttpRequest, key: str) -> HttpResponse:
         data, problems = _parse(request)
         if data is None or problems:
             return _cors(JsonResponse({"detail": problems}, status=422), origin)
-
-        def link_for(token: str) -> str:
-            return request.build_absolute_uri(reverse("signup-confirm", args=[token]))
-
-        rejection = intake.signup_receive(form=form, data=data, origin=origin, ip=ip, link_for=link_for)
+        rejection = intake.signup_receive(form=form, data=data, origin=origin, ip=ip)
     if rejection is None:
         success = appearance_with_defaults(form.appearance)["success"]
         return _cors(JsonResponse({"status": "pending", "detail": success}, status=202), origin)

@@ -8,6 +8,7 @@ import time
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from contacts.models import Contact, ContactEvent, Tag
@@ -36,8 +37,9 @@ def refuse_everyone(*, form, data, ip):
     return "Solve the captcha first." if data.get("captcha") != "solved" else None
 
 
-def post(form, body, *, origin=ORIGIN, ip="203.0.113.7"):
-    headers = {"HTTP_ORIGIN": origin} if origin else {}
+def post(form, body, *, origin=ORIGIN, ip="203.0.113.7", **headers):
+    if origin:
+        headers["HTTP_ORIGIN"] = origin
     return Client().post(f"/f/{form.key}", json.dumps(body), content_type="application/json", REMOTE_ADDR=ip, **headers)
 
 
@@ -47,7 +49,7 @@ def signup(email="ada@example.net", **extra):
 
 def confirm_link(signup_request: SignupRequest) -> str:
     body = str(Email.objects.get(pk=signup_request.confirmation_email_id or "").text_body)
-    found = re.search(r"http://testserver(/f/confirm/\S+)", body)
+    found = re.search(re.escape(settings.SESAME_PUBLIC_URL) + r"(/f/confirm/\S+)", body)
     assert found is not None, body
     return found.group(1)
 
@@ -152,7 +154,8 @@ def test_a_disallowed_origin_gets_403_without_cors_headers_and_creates_nothing(a
 
 def test_a_signup_queues_only_a_confirmation_email(account):
     form = signup_form_for(account, allowed_origins=[ORIGIN])
-    response = post(form, signup("Ada@Example.NET", name="Ada <b>Lovelace</b>"))
+    # A forged Host header cannot point the link elsewhere: it is built from SESAME_PUBLIC_URL.
+    response = post(form, signup("Ada@Example.NET", name="Ada <b>Lovelace</b>"), HTTP_HOST="attacker.test")
     assert response.status_code == 202
     assert response["Access-Control-Allow-Origin"] == ORIGIN
     assert response.json() == {
@@ -168,6 +171,8 @@ def test_a_signup_queues_only_a_confirmation_email(account):
     assert email.subject == "Please confirm your subscription"
     # Only the address comes from the visitor: the name they typed is nowhere in the email.
     assert "Lovelace" not in f"{email.text_body} {email.html_body} {email.subject}"
+    assert "attacker.test" not in f"{email.text_body} {email.html_body}"
+    assert confirm_link(request).startswith("/f/confirm/")
     assert not Contact.objects.exists()
 
 
@@ -272,7 +277,7 @@ def test_the_script_is_served_with_the_forms_settings(account):
     response = Client().get(f"/f/{form.key}.js")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/javascript")
     body = response.content.decode()
-    assert f'"endpoint": "http://testserver/f/{form.key}"' in body
+    assert f'"endpoint": "{settings.SESAME_PUBLIC_URL}/f/{form.key}"' in body
     assert "</script>" not in body and "\\u003c/script\\u003e" in body
     form.is_active = False
     form.save()

@@ -75,6 +75,12 @@ def sites() -> Iterator[Sites]:
         server.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _public_url(live_server, settings) -> None:
+    """Sesame's public address (script endpoint, confirmation links) is the live server's."""
+    settings.SESAME_PUBLIC_URL = live_server.url
+
+
 def origin_of(url: str) -> str:
     return re.match(r"https?://[^/]+", url).group(0)  # type: ignore[union-attr]
 
