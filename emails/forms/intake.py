@@ -95,7 +95,8 @@ def signup_receive(*, form: SignupForm, data: dict[str, Any], origin: str, ip: s
     if submission is None:
         return Rejection(422, problems)
     refusal = (
-        guard.pow_refusal(form=form, email=submission.email, data=data)
+        # The script hashes the address as typed (trimmed, lower-cased), before any punycode conversion.
+        guard.pow_refusal(form=form, email=str(data.get("email")).strip().lower(), data=data)
         or guard.hook_refusal(form=form, data=data, ip=ip)
         or guard.address_refusal(form=form, email=submission.email)
     )
