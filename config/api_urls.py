@@ -10,4 +10,5 @@ urlpatterns: list = [
     path("", include("sms.urls")),
     path("", include("push.urls")),
     path("", include("events.urls")),
+    path("", include("events.broadcasts.urls")),
 ]

@@ -101,6 +101,7 @@ class ContactEvent(models.Model):
         PUSH = "push", "Push"
         IMPORT = "import", "Import"
         WEB = "web", "Unsubscribe or preference page"
+        ADMIN = "admin", "Operator console"
         FORM = "form", "Sign-up form"
 
     account = models.ForeignKey(

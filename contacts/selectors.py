@@ -1,6 +1,7 @@
 """Reads of contacts, timelines, tags and segments, always within one account."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -70,20 +71,33 @@ def contacts_reachable(*, contacts: QuerySet[Contact], topic_id: int | None) -> 
     return reachable
 
 
-def contact_exclusion_cases(*, alias: str, topic_id: int | None) -> list[tuple[str, str, list[Any]]]:
-    """The rules of `contacts_reachable` as SQL for set-based sends: (condition on the contacts row `alias`, the
-    reason it yields, params), in order; a contact no condition matches is reachable."""
-    cases: list[tuple[str, str, list[Any]]] = [(f"{alias}.status <> 'subscribed'", f"{alias}.status", [])]
+@dataclass
+class ExclusionSql:
+    """SQL pieces for a set-based send over contacts rows aliased `alias`: LEFT JOINs (each matching at most one
+    row, so they never multiply the audience) with their params, then (condition, reason) pairs in order; a contact
+    no condition matches is reachable. Joins, not EXISTS per row, so PostgreSQL can hash them."""
+
+    joins: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+    cases: list[tuple[str, str]] = field(default_factory=list)
+
+    def join(self, sql: str, params: list[Any], condition: str, reason: str) -> None:
+        self.joins.append(sql)
+        self.params.extend(params)
+        self.cases.append((condition, reason))
+
+
+def contact_exclusions(*, alias: str, topic_id: int | None) -> ExclusionSql:
+    """The rules of `contacts_reachable`, as SQL."""
+    found = ExclusionSql(cases=[(f"{alias}.status <> 'subscribed'", f"{alias}.status")])
     if topic_id is not None:
-        opted_out = TopicOptOut._meta.db_table
-        cases.append(
-            (
-                f"EXISTS (SELECT 1 FROM {opted_out} o WHERE o.topic_id = %s AND o.contact_id = {alias}.id)",  # noqa: S608
-                "'opted_out'",
-                [topic_id],
-            )
+        found.join(
+            f"LEFT JOIN {TopicOptOut._meta.db_table} AS x_opt ON x_opt.topic_id = %s AND x_opt.contact_id = {alias}.id",
+            [topic_id],
+            "x_opt.id IS NOT NULL",
+            "'opted_out'",
         )
-    return cases
+    return found
 
 
 def topic_list(*, account: Account) -> QuerySet[Topic]:

@@ -79,10 +79,13 @@ def contact_update(
     tags: Iterable[str] | None = None,
     add_tags: Iterable[str] = (),
     remove_tags: Iterable[str] = (),
+    method: str | None = "api",
 ) -> Contact:
     """Change the given fields only. `attributes` merge into the stored ones (a null value removes a key);
-    `tags` replaces the whole set, then `add_tags` and `remove_tags` apply."""
+    `tags` replaces the whole set, then `add_tags` and `remove_tags` apply. A move to or from `unsubscribed` goes
+    on the timeline with `method` (None: not recorded, as imports do not record)."""
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    was = contact.status
     _check_keys_free(account_id=contact.account_id, fields=fields, exclude=contact.pk)
     for name, value in fields.items():
         if name == "attributes":
@@ -93,6 +96,9 @@ def contact_update(
     if not contact.email and not contact.mobile:
         raise ContactError("A contact needs an email or a mobile number; keep one of them.", field="email")
     contact.save()
+    if method is not None and was != contact.status and Contact.Status.UNSUBSCRIBED in (was, contact.status):
+        unsubscribed = contact.status == Contact.Status.UNSUBSCRIBED
+        subscription_record(contact=contact, name="unsubscribed" if unsubscribed else "resubscribed", method=method)
     change = TagChange()
     if tags is not None:
         wanted = tag_ids_for(account_id=contact.account_id, names=tags, create=True)
@@ -210,6 +216,28 @@ def contacts_delete(*, account_id: Any, contact_ids: Iterable[int]) -> int:
             tag_counts_apply(deltas)
             deleted += Contact.objects.filter(pk__in=[c.pk for c in locked]).delete()[1].get("contacts.Contact", 0)
     return deleted
+
+
+# Where each unsubscribe method lands on the timeline's `source`.
+_METHOD_SOURCE = {
+    "mailto": ContactEvent.Source.EMAIL,
+    "api": ContactEvent.Source.API,
+    "admin": ContactEvent.Source.ADMIN,
+    "signup_form": ContactEvent.Source.FORM,
+}
+
+
+def subscription_record(*, contact: Contact, name: str, method: str, topic_key: str | None = None) -> None:
+    """An unsubscribe (or opting back in) on the contact's timeline: `unsubscribed`, `topic_subscribed` or
+    `resubscribed`, with the topic's key (None: all bulk mail) and how it was done."""
+    ContactEvent.objects.create(
+        account_id=contact.account_id,
+        contact_id=contact.pk,
+        name=name,
+        properties={"topic": topic_key, "method": method},
+        occurred_at=timezone.now(),
+        source=_METHOD_SOURCE.get(method, ContactEvent.Source.WEB),
+    )
 
 
 def contact_timeline_append_for_address(

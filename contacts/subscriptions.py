@@ -21,8 +21,8 @@ from django.db.models import TextChoices
 from django.utils import timezone
 
 from accounts.models import Account
-from contacts.models import Contact, ContactEvent, PreferenceSettings, Topic, TopicOptOut
-from contacts.services import ContactError
+from contacts.models import Contact, PreferenceSettings, Topic, TopicOptOut
+from contacts.services import ContactError, subscription_record
 
 
 class Source(TextChoices):
@@ -35,22 +35,8 @@ class Source(TextChoices):
     SIGNUP_FORM = "signup_form", "Sign-up form (confirmed)"
 
 
-_TIMELINE_SOURCE = {
-    Source.MAILTO: ContactEvent.Source.EMAIL,
-    Source.API: ContactEvent.Source.API,
-    Source.SIGNUP_FORM: ContactEvent.Source.FORM,
-}
-
-
 def _record(contact: Contact, name: str, source: str, topic: Topic | None) -> None:
-    ContactEvent.objects.create(
-        account_id=contact.account_id,
-        contact_id=contact.pk,
-        name=name,
-        properties={"topic": topic.key if topic else None, "method": source},
-        occurred_at=timezone.now(),
-        source=_TIMELINE_SOURCE.get(Source(source), ContactEvent.Source.WEB),
-    )
+    subscription_record(contact=contact, name=name, method=source, topic_key=topic.key if topic else None)
 
 
 @transaction.atomic

@@ -12,8 +12,10 @@ from emails import services
 from emails.forms import admin as forms_admin  # noqa: F401 (registers the sign-up forms' pages)
 from emails.models import BlockedDomain, Email, Identity, SimulatedMessage, Suppression
 from emails.selectors import email_timeline
+from emails.templating import admin as templating_admin
 
-__all__ = ["AccountFilter", "InputFilter", "NoCountPaginator"]  # other channels' admin pages reuse these
+# Other channels' admin pages reuse the filters; templating_admin registers the templates' pages.
+__all__ = ["AccountFilter", "InputFilter", "NoCountPaginator", "templating_admin"]
 
 SEALED = "Sealed: this email carried a one-time passcode, which is never shown."
 

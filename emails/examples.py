@@ -83,6 +83,7 @@ EMAIL_PAGE = {
 
 EMAIL_DETAIL = {
     **EMAIL_SUMMARY,
+    "template_version": None,
     "html_body": "<p>Thanks!</p>",
     "text_body": "Thanks!",
     "headers": {},

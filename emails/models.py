@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 
 from config.delivery.outbox import OutboxMessage, outbox_indexes
-from emails.templating.models import Template, TemplateVersion
+from emails.templating.models import Template, TemplateVersion, template_version_link
 
 __all__ = ["Template", "TemplateVersion"]  # message templates live in emails.templating; Django finds them here
 
@@ -61,17 +61,7 @@ class Email(OutboxMessage):
     size_bytes = models.PositiveIntegerField(default=0, help_text="Size of the MIME message.")
     resent_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resends")
     body_pruned_at = models.DateTimeField(null=True, blank=True)
-    # No database constraint: the accept hot path skips a foreign-key check per insert (versions are never
-    # deleted on their own; Django still nulls the link if a template is).
-    template_version = models.ForeignKey(
-        TemplateVersion,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-        help_text="The template version the bodies were rendered from, when sent with a template.",
-    )
+    template_version = template_version_link()
     sealed = models.BooleanField(
         default=False,
         help_text="The bodies carry a secret (a one-time passcode): the API, the admin and the simulator never show "

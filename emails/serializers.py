@@ -24,7 +24,7 @@ class EmailCreateSchema(serializers.Serializer):
     cc = serializers.ListField(child=serializers.CharField(), required=False)
     bcc = serializers.ListField(child=serializers.CharField(), required=False)
     reply_to = serializers.CharField(required=False)
-    subject = serializers.CharField()
+    subject = serializers.CharField(required=False, help_text="Required unless `template` is given.")
     html_body = serializers.CharField(required=False, help_text="Needed for open and click tracking.")
     text_body = serializers.CharField(required=False)
     schedule_send_at = serializers.DateTimeField(required=False, help_text="ISO 8601 with offset, in the future.")
@@ -34,6 +34,13 @@ class EmailCreateSchema(serializers.Serializer):
     config_identifier = serializers.CharField(required=False, help_text="AWS connection; default otherwise.")
     headers = serializers.DictField(child=serializers.CharField(), required=False)
     attachments = AttachmentSchema(many=True, required=False)
+    template = serializers.CharField(
+        required=False,
+        help_text="An email template's id or name, instead of subject, html_body and text_body (rendered now).",
+    )
+    variables = serializers.DictField(
+        required=False, help_text="The template's variables; they win over the values of the contact at `to`."
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -129,6 +136,12 @@ class EmailSerializer(serializers.ModelSerializer):
 
 class EmailDetailSerializer(EmailSerializer):
     attachments = serializers.SerializerMethodField()
+    template_version = serializers.UUIDField(
+        source="template_version_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The template version the email was rendered from (GET /v1/templates/{id}/versions), or null.",
+    )
     timeline = serializers.SerializerMethodField()
 
     class Meta(EmailSerializer.Meta):
@@ -139,6 +152,7 @@ class EmailDetailSerializer(EmailSerializer):
             "headers",
             "attachments",
             "body_pruned_at",
+            "template_version",
             "timeline",
         )
         read_only_fields = fields

@@ -40,6 +40,9 @@ FIELDS = (
     "config_identifier",
     "headers",
     "attachments",
+    # A send with a template: emails/templating/sending.py puts the rendered bodies in their place first.
+    "template",
+    "variables",
 )
 ATTACHMENT_FIELDS = ("filename", "content_type", "content_base64")
 

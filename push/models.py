@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from accounts.fields import EncryptedTextField
 from config.delivery.outbox import OutboxMessage, outbox_indexes
+from emails.templating.models import template_version_link
 
 # How much of a device token may be shown anywhere outside the database (API, admin, logs).
 TOKEN_PREFIX_LENGTH = 8
@@ -135,15 +136,7 @@ class PushMessage(models.Model):
     title = models.CharField(max_length=500, blank=True)
     body = models.TextField()
     data = models.JSONField(default=dict, blank=True)
-    template_version = models.ForeignKey(
-        "emails.TemplateVersion",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-        help_text="The template version the text was rendered from, when sent with a template.",
-    )
+    template_version = template_version_link()
     badge = models.PositiveIntegerField(null=True, blank=True)
     sound = models.CharField(max_length=200, blank=True)
     ttl_seconds = models.PositiveIntegerField(null=True, blank=True)

@@ -72,6 +72,7 @@ SMS_SUMMARY = {
 
 SMS_DETAIL = {
     **SMS_SUMMARY,
+    "template_version": None,
     "timeline": [
         {
             "type": "accepted",

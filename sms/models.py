@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from accounts.fields import EncryptedTextField
 from config.delivery.outbox import OutboxMessage, outbox_indexes
+from emails.templating.models import template_version_link
 
 
 class SmsMessage(OutboxMessage):
@@ -42,15 +43,7 @@ class SmsMessage(OutboxMessage):
     sealed_body = EncryptedTextField(
         blank=True, help_text="An OTP's text with its code, encrypted, kept only until it leaves the queue."
     )
-    template_version = models.ForeignKey(
-        "emails.TemplateVersion",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_constraint=False,
-        help_text="The template version the text was rendered from, when sent with a template.",
-    )
+    template_version = template_version_link()
     encoding = models.CharField(max_length=5, choices=Encoding.choices)
     segments = models.PositiveSmallIntegerField()
     sms_type = models.CharField(max_length=13, choices=Type.choices, default=Type.TRANSACTIONAL)

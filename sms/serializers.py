@@ -80,10 +80,16 @@ class SmsSerializer(serializers.ModelSerializer):
 
 
 class SmsDetailSerializer(SmsSerializer):
+    template_version = serializers.UUIDField(
+        source="template_version_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The template version the SMS was rendered from (GET /v1/templates/{id}/versions), or null.",
+    )
     timeline = serializers.SerializerMethodField()
 
     class Meta(SmsSerializer.Meta):
-        fields = (*SmsSerializer.Meta.fields, "timeline")
+        fields = (*SmsSerializer.Meta.fields, "template_version", "timeline")
         read_only_fields = fields
 
     def get_timeline(self, message: SmsMessage) -> list[dict[str, Any]]:

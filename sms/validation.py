@@ -9,11 +9,13 @@ import phonenumbers
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from config.api.datetimes import InvalidDateTime, parse_iso_datetime
 from config.api.errors import ErrorEntry, Loc, flatten_errors
 from config.api.serializers import StrictSerializer
 from contacts.api.serializers import MobileField
+from emails.templating import TemplateVersion
 from sms.encoding import MAX_SEGMENTS, BodyEncoding, body_encoding, non_gsm_characters
 from sms.models import SmsMessage
 
@@ -51,7 +53,12 @@ class FutureDateTimeField(serializers.Field):
 
 class SmsCreateSerializer(StrictSerializer):
     to = MobileField(help_text="E.164: a plus, the country code and the number, e.g. +14254147755.")
-    body = serializers.CharField(max_length=1600, trim_whitespace=False, help_text="At most 10 segments.")
+    body = serializers.CharField(
+        max_length=1600,
+        trim_whitespace=False,
+        required=False,
+        help_text="At most 10 segments. Required unless `template` is given.",
+    )
     sms_type = serializers.ChoiceField(choices=SmsMessage.Type.choices, default=SmsMessage.Type.TRANSACTIONAL)
     sender_id = serializers.RegexField(
         r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$",
@@ -76,6 +83,16 @@ class SmsCreateSerializer(StrictSerializer):
     config_identifier = serializers.CharField(
         max_length=64, required=False, help_text="AWS connection; default otherwise."
     )
+    # A send with a template: emails/templating/sending.py puts the rendered body in their place before validation.
+    template = serializers.CharField(required=False, help_text="An SMS template's id or name, instead of `body`.")
+    variables = serializers.DictField(
+        required=False, help_text="The template's variables; they win over the values of the contact with this mobile."
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if "body" not in data:
+            raise serializers.ValidationError({"body": [ErrorDetail("field required", code="required")]})
+        return data
 
     def validate_custom_fields(self, value: dict[str, Any]) -> dict[str, Any]:
         if len(value) > MAX_CUSTOM_FIELDS:
@@ -119,6 +136,7 @@ class SmsDraft:
     tags: list[str] = field(default_factory=list)
     custom_fields: dict[str, Any] = field(default_factory=dict)
     config_identifier: str | None = None
+    template_version: TemplateVersion | None = None
 
 
 def country_of(phone_number: str) -> str:

@@ -30,6 +30,16 @@ def _email(account: Account) -> Any:
     return email_accept(account=account, data=email_body(config_identifier="mail"))
 
 
+def _broadcast(account: Account) -> Any:
+    from tests.emails.factories import sending_connection
+    from tests.events.broadcasts.factories import broadcast_for, newsletter_template
+
+    if not account.aws_connections.filter(identifier="news").exists():
+        sending_connection(account, identifier="news", is_default=False)
+    template = newsletter_template(account, name=f"victim {account.broadcasts.count()}")
+    return broadcast_for(account, config_identifier="news", template=str(template.pk))
+
+
 def _identity(account: Account) -> Any:
     from emails.models import Identity
 
@@ -123,6 +133,14 @@ def _push(account: Account) -> Any:
                                                         schedule_send_at=later))
 
 
+def _template(account: Account) -> Any:
+    from emails.templating import Template, template_create
+
+    existing = Template.objects.filter(account=account).first()
+    return existing or template_create(account=account, channel="email", name="victim", content={"subject": "Hi",
+                                                                                                   "text": "Hello"})
+
+
 OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "token-detail": lambda account: services.api_token_create(account=account, name="victim")[0],
     "aws-connection-detail": lambda account: connection_for(account, identifier="victim"),
@@ -133,6 +151,11 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "segment-detail": lambda account: segment_for(account, name="victim"),
     "segment-contacts": lambda account: segment_for(account, name="victims"),
     "topic-detail": lambda account: topic_create(account=account, key="victim", name="Victim"),
+    **dict.fromkeys(
+        ["broadcast-detail", "broadcast-audience", "broadcast-send", "broadcast-pause", "broadcast-resume",
+         "broadcast-cancel"],
+        lambda account: _broadcast(account),
+    ),
     "email-detail": _email,
     "email-resend": _email,
     "email-cancel": _email,
@@ -157,6 +180,9 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "push-detail": _push,
     "push-cancel": _push,
     "push-deliveries": _push,
+    "template-detail": _template,
+    "template-versions": _template,
+    "template-preview": _template,
 }
 
 

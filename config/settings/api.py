@@ -45,6 +45,10 @@ SPECTACULAR_SETTINGS = {
         "SmsStatusEnum": "sms.models.SmsMessage.Status",
         "OtpStatusEnum": "sms.models.OtpVerification.Status",
         "SmsSandboxNumberStatusEnum": "sms.models.SmsSandboxNumber.Status",
+        "BroadcastStatusEnum": "events.broadcasts.models.Broadcast.Status",
+        "BroadcastChannelEnum": "events.broadcasts.models.Broadcast.Channel",
+        "TemplateChannelEnum": "emails.templating.models.Template.Channel",
+        "OtpChannelEnum": "sms.models.OtpVerification.Channel",
     },
 }
 

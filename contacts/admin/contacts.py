@@ -18,6 +18,7 @@ from contacts.admin.common import CappedCountPaginator
 from contacts.models import Contact, ContactEvent, Segment, Tag
 from contacts.normalize import clean_tag_names, normalize_email, normalize_mobile
 from contacts.selectors import segment_contacts
+from contacts.subscriptions import Source, contact_unsubscribe
 from contacts.tagging import tag_names_by_id, tags_recount
 
 TIMELINE_PAGE = 25
@@ -175,7 +176,7 @@ class ContactAdmin(admin.ModelAdmin):
     raw_id_fields = ("account",)
     readonly_fields = ("tags", "created_at", "updated_at", "last_seen_at")
     inlines = (TimelineInline,)
-    actions = ("add_tags", "remove_tags", "delete_contacts")
+    actions = ("add_tags", "remove_tags", "unsubscribe", "delete_contacts")
     paginator = CappedCountPaginator
     show_full_result_count = False
     list_per_page = 50
@@ -214,7 +215,7 @@ class ContactAdmin(admin.ModelAdmin):
         fields = {name: form.cleaned_data[name] for name in form.changed_data if name != "account"}
         try:
             if change:
-                services.contact_update(contact=obj, fields=fields)  # type: ignore[arg-type]
+                services.contact_update(contact=obj, fields=fields, method="admin")  # type: ignore[arg-type]
             else:
                 created = services.contact_create(account=form.cleaned_data["account"], fields=fields)  # type: ignore[arg-type]
                 obj.pk = created.pk
@@ -260,6 +261,13 @@ class ContactAdmin(admin.ModelAdmin):
     @admin.action(description="Remove tags from the selected contacts…")
     def remove_tags(self, request: HttpRequest, queryset: QuerySet[Contact]) -> HttpResponse | None:
         return self._tag_action(request, queryset, adding=False)
+
+    @admin.action(description="Unsubscribe the selected contacts from all bulk mail")
+    def unsubscribe(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        changed = sum(
+            contact_unsubscribe(contact=contact, topic=None, source=Source.ADMIN) for contact in queryset.iterator()
+        )
+        self.message_user(request, f"Unsubscribed {changed} contact(s).", messages.SUCCESS)
 
     @admin.action(description="Delete the selected contacts and their timelines", permissions=["delete"])
     def delete_contacts(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from config.admin_logs import ReadOnlyLogAdmin
 from contacts.models import PreferenceSettings, Topic, TopicOptOut
 
 
@@ -22,7 +23,7 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 @admin.register(TopicOptOut)
-class TopicOptOutAdmin(admin.ModelAdmin):
+class TopicOptOutAdmin(ReadOnlyLogAdmin, admin.ModelAdmin):
     """A record of what recipients chose: read-only, as the timeline is."""
 
     list_display = ("contact", "topic", "account", "source", "created_at")
@@ -30,12 +31,6 @@ class TopicOptOutAdmin(admin.ModelAdmin):
     list_filter = ("source", "created_at")
     list_select_related = ("contact", "topic", "account")
     raw_id_fields = ("contact", "topic", "account")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(PreferenceSettings)

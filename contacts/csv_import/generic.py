@@ -89,5 +89,5 @@ def _apply(account: Account, row: ParsedRow, *, update_existing: bool) -> str:
     missing_tags = tag_ids_for(account_id=account.pk, names=row.tag_names, create=True) - set(contact.tag_ids)
     if not changes and not missing_tags:
         return "unchanged"
-    services.contact_update(contact=contact, fields=changes, add_tags=row.tag_names)  # type: ignore[arg-type]
+    services.contact_update(contact=contact, fields=changes, add_tags=row.tag_names, method=None)  # type: ignore[arg-type]
     return "updated"

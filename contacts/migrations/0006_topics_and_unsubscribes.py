@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='contactevent',
             name='source',
-            field=models.CharField(choices=[('api', 'API'), ('email', 'Email'), ('sms', 'SMS'), ('push', 'Push'), ('import', 'Import'), ('web', 'Unsubscribe or preference page')], default='api', max_length=10),
+            field=models.CharField(choices=[('api', 'API'), ('email', 'Email'), ('sms', 'SMS'), ('push', 'Push'), ('import', 'Import'), ('web', 'Unsubscribe or preference page'), ('admin', 'Operator console')], default='api', max_length=10),
         ),
         migrations.CreateModel(
             name='PreferenceSettings',

@@ -23,6 +23,7 @@ from emails.serializers import (
     EmailDetailSerializer,
     EmailSerializer,
 )
+from emails.templating import examples as template_examples
 
 MAX_BATCH = 500
 
@@ -73,16 +74,22 @@ class EmailViewSet(
     @extend_schema(
         summary="Send an email",
         description="Pendable's contract (also served at `POST /emails`). Nothing is sent inside the request: the "
-        "email is stored `queued` (or `scheduled`) and dispatched by priority at your SES rate.",
+        "email is stored `queued` (or `scheduled`) and dispatched by priority at your SES rate. With `template` (an "
+        "email template's id or name) and `variables`, the template is rendered now for the contact at `to` (the "
+        "call's variables win) and the email records the version; missing variables are a 422 listing them.",
         request=EmailCreateSchema,
         responses={
             200: EmailAcceptedSerializer,
             409: CONFLICT,
-            422: unprocessable(OpenApiExample("Missing fields", value=examples.MISSING_FIELDS)),
+            422: unprocessable(
+                OpenApiExample("Missing fields", value=examples.MISSING_FIELDS),
+                OpenApiExample("Missing template variables", value=template_examples.MISSING_VARIABLES),
+            ),
             **common_responses(),
         },
         examples=[
             OpenApiExample("Transactional email", value=examples.EMAIL_REQUEST, request_only=True),
+            OpenApiExample("With a template", value=template_examples.SEND_WITH_TEMPLATE, request_only=True),
             OpenApiExample("Accepted", value=examples.ACCEPTED, response_only=True),
         ],
     )

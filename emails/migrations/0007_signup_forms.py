@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_connection_ordering'),
-        ('contacts', '0007_contactevent_source_form'),
+        ('contacts', '0006_topics_and_unsubscribes'),
         ('emails', '0006_templates'),
     ]
 

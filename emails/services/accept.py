@@ -15,9 +15,10 @@ from accounts.tenant_cache import tenant_memo
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
 from config.delivery.rows import outbox_insert, outbox_row, outbox_store_new
 from config.delivery.services import delivery_announce
-from emails.addresses import Address
-from emails.models import Email, EmailEvent, Identity
+from emails.addresses import Address, AddressError, parse_address
+from emails.models import Email, EmailEvent, Identity, TemplateVersion
 from emails.policy import RecipientPolicy
+from emails.templating.sending import TemplateSends, names_template
 from emails.validation import MAX_MESSAGE_BYTES, EmailDraft, validate_email_body
 
 
@@ -195,6 +196,9 @@ def email_accept(*, account: Account, data: Any, sealed: bool = False) -> Email:
     """Validate and store one email. Raises ValidationError (422) with every problem, or
     DuplicateClientEmailId (409) when client_email_id was used before in this account. A `sealed` email's bodies
     are never shown again (Sesame's own one-time passcodes; not offered by the API)."""
+    version = None
+    if names_template(data):
+        data, version = _from_template(account, data)
     draft, errors = validate_email_body(data)
     email = None
     if draft is not None:
@@ -203,6 +207,8 @@ def email_accept(*, account: Account, data: Any, sealed: bool = False) -> Email:
     if email is None:
         raise UnprocessableEntity(errors)
     email.sealed = sealed
+    if version is not None:
+        email.template_version = version
     # A lone INSERT needs no transaction of its own: one round trip instead of three on the hot path.
     atomic = bool(email.dropped_recipients) or transaction.get_connection().in_atomic_block
     try:
@@ -228,7 +234,13 @@ class BatchItemResult:
 def email_accept_batch(*, account: Account, items: list[Any]) -> list[BatchItemResult]:
     """Validate each email on its own; store the valid ones in one insert. Results keep the request's order."""
     now = timezone.now()
-    drafts = [validate_email_body(item, base=["body", "emails", index], now=now) for index, item in enumerate(items)]
+    versions: dict[int, TemplateVersion] = {}
+    if any(names_template(item) for item in items):
+        drafts, versions = _drafts_from_templates(account, items, now)
+    else:
+        drafts = [
+            validate_email_body(item, base=["body", "emails", index], now=now) for index, item in enumerate(items)
+        ]
     addresses = [a for draft, _ in drafts if draft for a in (draft.to, *draft.cc, *draft.bcc)]
     policy = RecipientPolicy(account=account, addresses=addresses)
     ctx = AcceptContext(account)
@@ -252,9 +264,41 @@ def email_accept_batch(*, account: Account, items: list[Any]) -> list[BatchItemR
                 email = None
             else:
                 seen_client_ids[client_id] = index
+        if email is not None and index in versions:
+            email.template_version = versions[index]
         results.append(BatchItemResult(email=email, errors=errors or None))
     _store_batch(account, results)
     return results
+
+
+def _to_key(value: Any) -> str | None:
+    try:
+        return parse_address(value).key if isinstance(value, str) else None
+    except AddressError:
+        return None  # validation reports it
+
+
+def _from_template(account: Account, data: Any) -> tuple[dict[str, Any], TemplateVersion]:
+    """The body with the template rendered (for the contact at `to`, when there is one); raises 422."""
+    sends = TemplateSends(account=account, channel="email")
+    key = _to_key(data.get("to"))
+    contact = sends.contacts_by_email([key]).get(key) if key else None
+    return sends.fill(data, loc=["body"], contact=contact)
+
+
+def _drafts_from_templates(
+    account: Account, items: list[Any], now: datetime
+) -> tuple[list[tuple[EmailDraft | None, list[ErrorEntry]]], dict[int, TemplateVersion]]:
+    sends = TemplateSends(account=account, channel="email")
+    keys = {index: _to_key(item.get("to")) for index, item in enumerate(items) if names_template(item)}
+    found = sends.contacts_by_email(key for key in keys.values() if key)
+    contacts = {index: found.get(key) for index, key in keys.items() if key}
+    bodies, versions, errors = sends.fill_each(items, loc=["body", "emails"], contacts=contacts)
+    drafts = [
+        (None, errors[index]) if index in errors else validate_email_body(body, base=["body", "emails", index], now=now)
+        for index, body in enumerate(bodies)
+    ]
+    return drafts, versions
 
 
 def _store_batch(account: Account, results: list[BatchItemResult]) -> None:

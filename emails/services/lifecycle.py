@@ -90,7 +90,8 @@ def email_resend(*, email: Email) -> Email:
     data = {key: value for key, value in data.items() if value not in (None, "", [], {})}
     with transaction.atomic():
         copy = email_accept(account=email.account, data=data)
-        Email.objects.filter(pk=copy.pk).update(resent_from=email)
+        # The copy has the same bodies, so it was rendered from the same template version.
+        Email.objects.filter(pk=copy.pk).update(resent_from=email, template_version=email.template_version_id)
         EmailEvent.objects.create(
             account_id=email.account_id,
             email=email,
@@ -101,6 +102,7 @@ def email_resend(*, email: Email) -> Email:
             occurred_at=timezone.now(),
         )
     copy.resent_from = email
+    copy.template_version_id = email.template_version_id
     return copy
 
 

@@ -15,6 +15,9 @@ Stable interface for other apps (sms, push, broadcasts, automations); import fro
 - `template_apply(*, account, ref, channel, variables, loc, contact=None, extra=None) -> RenderedMessage`: what a
   send with `template` + `variables` does; every problem, missing variables included, is an UnprocessableEntity
   (422) at `loc` + `template` or `variables`.
+- `template_apply_to(*, template, variables, loc, contact=None, extra=None)`: the same for a resolved template.
+- `emails.templating.sending.TemplateSends(account=, channel=).fill(data, loc=, contact=)`: a channel's send body
+  with `template` + `variables` replaced by the rendered fields (`SEND_FIELDS`), and the version used.
 - `contact_variables(contact) -> dict`: what a contact supplies (attributes, then its fields).
 - `html_has_visible_link(html, *, variable=None, url=None) -> bool`: whether email HTML (template source, by
   `{{ variable }}` in an href; or rendered, by exact `url`) has a link a reader can see.
@@ -32,6 +35,7 @@ from emails.templating.services import (
     RenderedMessage,
     TemplateNotFound,
     template_apply,
+    template_apply_to,
     template_archive,
     template_create,
     template_render,
@@ -51,6 +55,7 @@ __all__ = [
     "html_has_visible_link",
     "html_to_text",
     "template_apply",
+    "template_apply_to",
     "template_archive",
     "template_check",
     "template_create",

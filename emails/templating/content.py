@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from config.api.errors import ErrorEntry, Loc, error_entry
-from emails.templating.engine import MAX_SOURCE_CHARS, template_check
+from emails.templating.engine import MAX_SOURCE_CHARS, TemplateRenderError, render_text, template_check
 from emails.templating.models import Template
 
 # The template fields of each channel; `html` is the only one rendered with HTML escaping.
@@ -27,6 +27,12 @@ def _text_problem(value: Any, name: str, loc: Loc) -> ErrorEntry | None:
     problem = template_check(value, html=name == "html")
     if problem is not None:
         return error_entry([*loc, name], f"template syntax: {problem}", "value_error.template")
+    try:
+        # A trial render with no variables: a loop, output or step bound that does not depend on the data is
+        # refused now rather than at every send.
+        render_text(value, {}, field=name, html=name == "html")
+    except TemplateRenderError as error:
+        return error_entry([*loc, name], f"template limit: {error.problem}", "value_error.template_limit")
     return None
 
 

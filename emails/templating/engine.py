@@ -172,6 +172,10 @@ def _compile_now(source: str, html: bool) -> BoundTemplate | TemplateProblem:
         return _problem(error, source)
     except RecursionError:
         return TemplateProblem("the template nests too deeply", None)
+    environment = _HTML if html else _PLAIN
+    for name, spans in analysis.filters.items():
+        if name not in environment.filters:
+            return TemplateProblem(f"unknown filter '{name}'", _line_at(source, spans[0].index))
     for uses in analysis.variables.values():
         for variable in uses:
             for segment in variable.segments:

@@ -16,7 +16,10 @@ _BLOCK = {
     "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
 }  # fmt: skip
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|(?<![-\w])(?:font-size|max-height)\s*:\s*0")
+_HIDDEN_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden"
+    r"|(?<![-\w])(?:font-size|max-height|opacity)\s*:\s*0(?:\.0*)?(?:px|em|rem|pt|%)?\s*(?:!important)?\s*(?:;|$)"
+)
 
 
 def _hidden(tag: str, attrs: dict[str, str | None]) -> bool:

@@ -6,6 +6,21 @@ from django.db import models
 from django.db.models import Q
 
 
+def template_version_link() -> "models.ForeignKey[TemplateVersion | None, TemplateVersion | None]":
+    """The nullable link of an email, SMS or push to the template version it was rendered from. No database
+    constraint: the accept hot path skips a foreign-key check per insert (versions are never deleted on their own;
+    Django still nulls the link if a template is)."""
+    return models.ForeignKey(
+        "emails.TemplateVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        help_text="The template version this message was rendered from, when sent with a template.",
+    )
+
+
 class Template(models.Model):
     """One account's named message for one channel. Editing never changes a version: it adds one and points
     `current_version` at it, so every send can say exactly which text it used."""

@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import Account
 from config.api.errors import Conflict, ErrorEntry, Loc, UnprocessableEntity, error_entry
 from contacts.models import Contact
+from contacts.selectors import contact_by_ref
 from emails.templating.content import CHANNEL_FIELDS, content_check
 from emails.templating.engine import TemplateRenderError, render_text
 from emails.templating.html_text import html_to_text
@@ -44,7 +45,7 @@ class RenderedMessage:
 
 
 def _name_taken(channel: str, name: str) -> Conflict:
-    return Conflict(f"a {channel} template named {name!r} exists; pick another name or update that one")
+    return Conflict(f"the name {name!r} is taken by another live {channel} template; pick another or update that one")
 
 
 def _new_version(
@@ -156,6 +157,7 @@ def template_resolve(*, account: Account, ref: Any, channel: str) -> Template:
             found = templates.filter(name=ref).first()
     if found is None or found.current_version is None:
         raise TemplateNotFound(ref, channel)
+    found.current_version.template = found  # rendering reads the channel: no second query
     return found
 
 
@@ -206,6 +208,18 @@ def template_apply(
         template = template_resolve(account=account, ref=ref, channel=channel)
     except TemplateNotFound as error:
         raise UnprocessableEntity([error_entry([*loc, "template"], str(error), "value_error.unknown")]) from None
+    return template_apply_to(template=template, variables=variables, loc=loc, contact=contact, extra=extra)
+
+
+def template_apply_to(
+    *,
+    template: Template,
+    variables: Any,
+    loc: Loc,
+    contact: Contact | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> RenderedMessage:
+    """template_apply for a template already resolved (a batch resolves each template once)."""
     version = template.current_version
     assert version is not None  # template_resolve returns only templates with a version
     errors = call_variables_check(variables, version.variables, [*loc, "variables"])
@@ -239,3 +253,32 @@ def _missing_entry(missing: list[str], template: Template, loc: Loc) -> ErrorEnt
         'them on the contact, or give them a fallback ({{ name | default: "..." }}) or a declared default',
         "value_error.missing_variables",
     )
+
+
+def template_preview(
+    *, template: Template, variables: Any = None, contact_ref: Any = None, version_number: int | None = None
+) -> RenderedMessage:
+    """Render a version (the current one unless a number is given) for a contact and/or sample variables, as a
+    send would, but report missing variables in `missing` instead of refusing. Problems are 422s."""
+    version = template.versions.filter(number=version_number).first() if version_number else template.current_version
+    if version is None:
+        raise UnprocessableEntity(
+            [error_entry(["body", "version"], f"this template has no version {version_number}", "value_error.unknown")]
+        )
+    contact = None
+    if contact_ref is not None:
+        if isinstance(contact_ref, str) and contact_ref.strip().isdigit():
+            contact_ref = int(contact_ref)
+        if isinstance(contact_ref, bool) or not isinstance(contact_ref, int | str) or contact_ref == "":
+            raise UnprocessableEntity(
+                [error_entry(["body", "contact"], "a contact's id, email or E.164 mobile", "type_error")]
+            )
+        contact = contact_by_ref(account=template.account, ref=contact_ref)
+        if contact is None:
+            raise UnprocessableEntity(
+                [error_entry(["body", "contact"], "no such contact in your account", "value_error.unknown")]
+            )
+    errors = call_variables_check(variables, version.variables, ["body", "variables"])
+    if errors:
+        raise UnprocessableEntity(errors)
+    return _render_or_422(version, variables or {}, contact, None, ["body", "template"])

@@ -8,7 +8,7 @@ from django.db import connection as db
 from django.db.models import QuerySet
 
 from contacts.models import Contact
-from contacts.selectors import contact_exclusion_cases, contacts_matching
+from contacts.selectors import contact_exclusions, contacts_matching
 from events.broadcasts.channels import broadcast_channel
 from events.broadcasts.models import Broadcast, BroadcastRecipient
 
@@ -20,17 +20,6 @@ def audience_contacts(broadcast: Broadcast) -> QuerySet[Contact]:
     return contacts_matching(account=broadcast.account, filters=filters)
 
 
-def _reason_sql(broadcast: Broadcast, alias: str) -> tuple[str, list[Any]]:
-    """A CASE giving why a contact row is excluded, or NULL when it is to be sent to."""
-    channel = broadcast_channel(broadcast.channel)
-    cases: list[tuple[str, str, list[Any]]] = [(f"{alias}.{channel.address_column} IS NULL", "'no_address'", [])]
-    cases += contact_exclusion_cases(alias=alias, topic_id=broadcast.topic_id)
-    suppressed, params = channel.suppressed_sql(alias=alias, account_id=_db_id(broadcast.account_id))
-    cases.append((suppressed, "'suppressed'", params))
-    sql = "CASE " + " ".join(f"WHEN {condition} THEN {result}" for condition, result, _ in cases) + " END"
-    return sql, [param for _, _, case_params in cases for param in case_params]
-
-
 def _db_id(account_id: Any) -> Any:
     return Contact._meta.get_field("account").get_db_prep_value(account_id, db)
 
@@ -39,8 +28,13 @@ def _audience_sql(broadcast: Broadcast) -> tuple[str, list[Any]]:
     """SELECT contact id, exclusion reason (NULL: reachable) of every contact in the audience."""
     columns = audience_contacts(broadcast).order_by().values("id", "email", "mobile", "status")
     inner, inner_params = columns.query.sql_with_params()
-    reason, reason_params = _reason_sql(broadcast, "a")
-    return f"SELECT a.id, {reason} AS reason FROM ({inner}) AS a", [*reason_params, *inner_params]  # noqa: S608
+    channel = broadcast_channel(broadcast.channel)
+    exclusions = contact_exclusions(alias="a", topic_id=broadcast.topic_id)
+    exclusions.cases.insert(0, (f"a.{channel.address_column} IS NULL", "'no_address'"))
+    channel.exclude_suppressed(exclusions, alias="a", account_id=_db_id(broadcast.account_id))
+    reason = "CASE " + " ".join(f"WHEN {condition} THEN {result}" for condition, result in exclusions.cases) + " END"
+    sql = f"SELECT a.id, {reason} AS reason FROM ({inner}) AS a {' '.join(exclusions.joins)}"  # noqa: S608
+    return sql, [*inner_params, *exclusions.params]
 
 
 def audience_preview(*, broadcast: Broadcast, sample_size: int = 10) -> dict[str, Any]:
@@ -64,17 +58,21 @@ def audience_preview(*, broadcast: Broadcast, sample_size: int = 10) -> dict[str
 
 
 def audience_materialise(*, broadcast: Broadcast) -> int:
-    """Write the audience into the ledger (pending, or excluded with its reason) in one statement; rows already
-    there are left alone, so a second run adds nothing. Returns the rows added."""
+    """Write the audience into the ledger (pending, or excluded with its reason) in one statement, in the
+    transaction that starts the broadcast (so the ledger is empty before it, and whole after it). Returns the rows
+    written. A plain INSERT: with ON CONFLICT (speculative insertion) 1M contacts took twice as long, and the key
+    refuses a contact twice all the same."""
     sql, params = _audience_sql(broadcast)
     ledger = BroadcastRecipient._meta.db_table
     statement = f"""
         INSERT INTO {ledger} (broadcast_id, account_id, contact_id, status, reason, email_id)
         SELECT %s, %s, r.id, CASE WHEN r.reason IS NULL THEN 'pending' ELSE 'excluded' END, COALESCE(r.reason, ''), NULL
         FROM ({sql}) AS r
-        ON CONFLICT (broadcast_id, contact_id) DO NOTHING
     """  # noqa: S608 (table names and generated SQL; every value is a parameter)
     broadcast_id = BroadcastRecipient._meta.get_field("broadcast").get_db_prep_value(broadcast.pk, db)
     with db.cursor() as cursor:
+        if db.vendor == "postgresql" and db.in_atomic_block:
+            # Compiling this one statement costs a quarter of a second, more than a 10,000-contact audience takes.
+            cursor.execute("SET LOCAL jit = off")
         cursor.execute(statement, [broadcast_id, _db_id(broadcast.account_id), *params])
         return cursor.rowcount

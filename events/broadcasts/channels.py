@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from accounts.models import AwsConnection
 from config.api.errors import ErrorEntry, Loc, error_entry
 from contacts.models import Contact
+from contacts.selectors import ExclusionSql
 from contacts.unsubscribe import list_unsubscribe_headers, preferences_url, unsubscribe_token, unsubscribe_url
 from emails.addresses import Address, AddressError, parse_address
 from emails.models import Suppression
@@ -30,8 +31,8 @@ class BroadcastChannel:
     name: ClassVar[str]
     address_column: ClassVar[str]  # the contacts column a recipient must have
 
-    def suppressed_sql(self, *, alias: str, account_id: Any) -> tuple[str, list[Any]]:
-        """A condition on the contacts row `alias` that holds when the channel must not reach its address."""
+    def exclude_suppressed(self, exclusions: ExclusionSql, *, alias: str, account_id: Any) -> None:
+        """Add to `exclusions` the channel's own: addresses of contacts rows `alias` it must not reach."""
         raise NotImplementedError
 
     def problems(self, broadcast: Broadcast, version: TemplateVersion, loc: Loc) -> list[ErrorEntry]:
@@ -52,10 +53,14 @@ class EmailBroadcastChannel(BroadcastChannel):
     name = "email"
     address_column = "email"
 
-    def suppressed_sql(self, *, alias: str, account_id: Any) -> tuple[str, list[Any]]:
+    def exclude_suppressed(self, exclusions: ExclusionSql, *, alias: str, account_id: Any) -> None:
         table = Suppression._meta.db_table
-        condition = f"EXISTS (SELECT 1 FROM {table} s WHERE s.account_id = %s AND s.address = {alias}.email)"  # noqa: S608
-        return condition, [account_id]
+        exclusions.join(
+            f"LEFT JOIN {table} AS x_sup ON x_sup.account_id = %s AND x_sup.address = {alias}.email",
+            [account_id],
+            "x_sup.id IS NOT NULL",
+            "'suppressed'",
+        )
 
     def problems(self, broadcast: Broadcast, version: TemplateVersion, loc: Loc) -> list[ErrorEntry]:
         errors = []

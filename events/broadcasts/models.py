@@ -17,12 +17,15 @@ class Broadcast(models.Model):
         SENT = "sent", "Sent"  # every recipient was handed to the delivery engine
         CANCELLED = "cancelled", "Cancelled"
 
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"  # SMS and push join when their broadcast channels plug in (channels.py)
+
     ACTIVE = (Status.SCHEDULED, Status.SENDING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="broadcasts")
     name = models.CharField(max_length=200)
-    channel = models.CharField(max_length=10, default="email", help_text="email (SMS and push plug in later).")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
     template = models.ForeignKey("emails.Template", on_delete=models.PROTECT, related_name="+")
     template_version = models.ForeignKey(
         "emails.TemplateVersion",
@@ -84,12 +87,15 @@ class BroadcastRecipient(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     id = models.BigAutoField(primary_key=True)
-    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, db_index=False, related_name="recipients")
+    # No database FKs: the audience insert would queue a million identical checks of the broadcast (~5 s of its
+    # ~20 s), which is locked by that insert anyway; deletes cascade through the ORM. A deleted contact leaves its
+    # ledger row, the record of what was sent.
+    broadcast = models.ForeignKey(
+        Broadcast, on_delete=models.CASCADE, db_index=False, db_constraint=False, related_name="recipients"
+    )
     account = models.ForeignKey(
         "accounts.Account", on_delete=models.CASCADE, db_index=False, db_constraint=False, related_name="+"
     )
-    # No database FK: a deleted contact leaves its ledger row (the record of what was sent), and the audience
-    # insert skips a million FK checks.
     contact = models.ForeignKey(
         "contacts.Contact", on_delete=models.DO_NOTHING, db_index=False, db_constraint=False, related_name="+"
     )

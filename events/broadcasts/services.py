@@ -95,8 +95,8 @@ def broadcast_start(*, broadcast_id: Any, now: datetime) -> bool:
     )
     if broadcast is None:
         return False
-    audience_materialise(broadcast=broadcast)
-    broadcast.audience_count = BroadcastRecipient.objects.filter(broadcast=broadcast).count()
+    # The ledger is empty until this transaction commits (a failed start rolls back whole): every row is new.
+    broadcast.audience_count = audience_materialise(broadcast=broadcast)
     broadcast.materialised_at = broadcast.started_at = timezone.now()
     broadcast.status = Broadcast.Status.SENDING
     broadcast.save(update_fields=["audience_count", "materialised_at", "started_at", "status", "updated_at"])

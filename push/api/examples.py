@@ -120,6 +120,7 @@ PUSH = {
     "tags": ["shipping"],
     "status": "queued",
     "device_count": 2,
+    "template_version": None,
     "scheduled_for": None,
     "send_at": "2026-11-22T10:00:00Z",
     "created_at": "2026-11-22T10:00:00Z",

@@ -6,6 +6,7 @@ from typing import Any
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from config.api.datetimes import InvalidDateTime, parse_iso_datetime
 from config.api.serializers import StrictSerializer
@@ -219,7 +220,13 @@ class TargetSerializer(StrictSerializer):
 class PushCreateSerializer(StrictSerializer):
     to = TargetSerializer(help_text='{"device": id}, {"contact": id, email or mobile} or {"segment": id}.')
     title = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
-    body = serializers.CharField(max_length=4000)
+    body = serializers.CharField(max_length=4000, required=False, help_text="Required unless `template` is given.")
+    template = serializers.CharField(
+        required=False, help_text="A push template's id or name, instead of title, body and data."
+    )
+    variables = serializers.DictField(
+        required=False, help_text="The template's variables; they win over the values of the push's contact."
+    )
     badge = serializers.IntegerField(required=False, min_value=0, max_value=99999)
     sound = serializers.CharField(required=False, max_length=200, default="")
     ttl_seconds = serializers.IntegerField(
@@ -246,12 +253,22 @@ class PushCreateSerializer(StrictSerializer):
         return fields
 
     def validate_data(self, value: dict[str, Any]) -> dict[str, Any]:
-        reserved = sorted(key for key in value if key == "aps" or _FCM_RESERVED.match(key))
+        reserved = reserved_data_keys(value)
         if reserved:
             raise serializers.ValidationError(
                 f"{', '.join(reserved)}: reserved by APNs or FCM; use other keys", code="value_error.reserved"
             )
         return value
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if "body" not in data and "template" not in data:
+            raise serializers.ValidationError({"body": [ErrorDetail("field required", code="required")]})
+        return data
+
+
+def reserved_data_keys(data: dict[str, Any]) -> list[str]:
+    """Keys of `data` that APNs or FCM keep for themselves."""
+    return sorted(key for key in data if key == "aps" or _FCM_RESERVED.match(key))
 
 
 class PushAcceptedSerializer(serializers.Serializer):
@@ -264,6 +281,12 @@ class PushAcceptedSerializer(serializers.Serializer):
 
 class PushSerializer(serializers.ModelSerializer):
     to = serializers.SerializerMethodField()
+    template_version = serializers.UUIDField(
+        source="template_version_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The template version the push was rendered from (GET /v1/templates/{id}/versions), or null.",
+    )
 
     class Meta:
         model = PushMessage
@@ -283,6 +306,7 @@ class PushSerializer(serializers.ModelSerializer):
             "tags",
             "status",
             "device_count",
+            "template_version",
             "scheduled_for",
             "send_at",
             "created_at",

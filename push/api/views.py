@@ -21,6 +21,7 @@ from config.api.serializers import DetailSerializer
 from contacts.models import Contact, Segment
 from contacts.normalize import normalize_email, normalize_mobile
 from contacts.services import ContactError, ContactFields, contact_upsert
+from emails.templating.sending import TemplateSends, names_template
 from push import payloads, selectors, services
 from push.api import examples
 from push.api.serializers import (
@@ -34,6 +35,7 @@ from push.api.serializers import (
     PushCreateSerializer,
     PushDetailSerializer,
     PushSerializer,
+    reserved_data_keys,
 )
 from push.channel import content_of
 from push.filters import DeliveryFilter, DeviceFilter, PushFilter
@@ -260,7 +262,7 @@ def _draft(account: Account, data: dict[str, Any]) -> services.PushDraft:
     loc = ["body", "to", next(iter(target))]
     draft = services.PushDraft(
         title=data["title"],
-        body=data["body"],
+        body=data.get("body", ""),
         data=data["data"],
         badge=data.get("badge"),
         sound=data["sound"],
@@ -285,7 +287,31 @@ def _draft(account: Account, data: dict[str, Any]) -> services.PushDraft:
         draft.segment = Segment.objects.filter(account=account, pk=target["segment"]).first()
     if draft.device is None and draft.contact is None and draft.segment is None:
         raise UnprocessableEntity([error_entry(loc, f"no such {loc[-1]} in your account", "value_error.unknown")])
+    if names_template(data):
+        _fill_from_template(account, draft, data)
+        _check_size(draft)
     return draft
+
+
+def _fill_from_template(account: Account, draft: services.PushDraft, data: dict[str, Any]) -> None:
+    """Title, body and data from the template, rendered for the push's contact (a segment send has none: only the
+    call's variables and the declared defaults)."""
+    contact = draft.contact or (draft.device.contact if draft.device else None)
+    sends = TemplateSends(account=account, channel="push")
+    given = {key: data[key] for key in ("title", "body", "data", "template", "variables") if key in data}
+    filled, draft.template_version = sends.fill(given, loc=["body"], contact=contact)
+    draft.title, draft.body, draft.data = filled.get("title", ""), filled["body"], filled.get("data", {})
+    reserved = reserved_data_keys(draft.data)
+    if reserved:
+        raise UnprocessableEntity(
+            [
+                error_entry(
+                    ["body", "template"],
+                    f"the template's data uses {', '.join(reserved)}, reserved by APNs or FCM; rename those keys",
+                    "value_error.reserved",
+                )
+            ]
+        )
 
 
 def _check_size(draft: services.PushDraft) -> None:

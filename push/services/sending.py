@@ -22,6 +22,7 @@ from accounts.models import Account
 from config.delivery.services import delivery_announce
 from contacts.models import Contact, Segment
 from contacts.selectors import segment_contacts
+from emails.templating import TemplateVersion
 from push.models import PushApp, PushDelivery, PushDevice, PushMessage
 
 # A segment send is a broadcast: it queues behind transactional work (email and pushes to one device or contact).
@@ -57,6 +58,7 @@ class PushDraft:
     schedule_send_at: datetime | None = None
     client_push_id: str | None = None
     tags: list[str] = field(default_factory=list)
+    template_version: TemplateVersion | None = None
 
 
 def _message_from(account: Account, draft: PushDraft, now: datetime) -> PushMessage:
@@ -79,6 +81,7 @@ def _message_from(account: Account, draft: PushDraft, now: datetime) -> PushMess
         title=draft.title,
         body=draft.body,
         data=draft.data,
+        template_version=draft.template_version,
         badge=draft.badge,
         sound=draft.sound,
         ttl_seconds=draft.ttl_seconds,

@@ -15,6 +15,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='smsmessage',
             name='template_version',
-            field=models.ForeignKey(blank=True, db_constraint=False, help_text='The template version the text was rendered from, when sent with a template.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='emails.templateversion'),
+            field=models.ForeignKey(blank=True, db_constraint=False, help_text='The template version this message was rendered from, when sent with a template.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='emails.templateversion'),
         ),
     ]

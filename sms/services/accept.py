@@ -15,6 +15,7 @@ from accounts.models import Account, AwsConnection
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
 from config.delivery.rows import outbox_row, outbox_store_new
 from config.delivery.services import delivery_announce
+from emails.templating.sending import TemplateSends, names_template
 from sms.models import OtpVerification, SmsEvent, SmsMessage, SmsOptOut, SmsSandboxNumber
 from sms.services.policy import sms_policy_for, spend_limit_problem
 from sms.services.sandbox import sandbox_in
@@ -116,6 +117,7 @@ def _message_from(draft: SmsDraft, *, account: Account, connection: AwsConnectio
         max_price=draft.max_price,
         tags=draft.tags,
         custom_fields=draft.custom_fields,
+        template_version=draft.template_version,
         priority=draft.priority,
         scheduled_for=draft.schedule_send_at,
         send_at=draft.schedule_send_at or now,
@@ -193,10 +195,17 @@ def sms_store(
 
 
 def sms_accept(*, account: Account, data: Any) -> SmsMessage:
-    """Validate and store one SMS (POST /v1/sms)."""
+    """Validate and store one SMS (POST /v1/sms); with `template`, its rendered body."""
+    version = None
+    if names_template(data):
+        sends = TemplateSends(account=account, channel="sms")
+        to = data.get("to")
+        contact = sends.contacts_by_mobile([to]).get(to.strip()) if isinstance(to, str) else None
+        data, version = sends.fill(data, loc=["body"], contact=contact)
     draft, errors = validate_sms_body(data)
     if draft is None:
         raise UnprocessableEntity(errors)
+    draft.template_version = version
     return sms_store(account=account, draft=draft, loc=["body"])
 
 
@@ -209,7 +218,10 @@ class BatchItemResult:
 
 def sms_accept_batch(*, account: Account, items: list[Any]) -> list[BatchItemResult]:
     """Validate each SMS on its own; store the valid ones in one insert. Results keep the request's order."""
-    drafts = [validate_sms_body(item, base=["body", "sms", index]) for index, item in enumerate(items)]
+    if any(names_template(item) for item in items):
+        drafts = _drafts_from_templates(account, items)
+    else:
+        drafts = [validate_sms_body(item, base=["body", "sms", index]) for index, item in enumerate(items)]
     ctx = AcceptContext(account, [draft.to for draft, _ in drafts if draft])
     results: list[BatchItemResult] = []
     seen_client_ids: dict[str, int] = {}
@@ -229,6 +241,23 @@ def sms_accept_batch(*, account: Account, items: list[Any]) -> list[BatchItemRes
         results.append(BatchItemResult(message=message, errors=errors or None))
     _store_batch(account, results)
     return results
+
+
+def _drafts_from_templates(account: Account, items: list[Any]) -> list[tuple[SmsDraft | None, list[ErrorEntry]]]:
+    sends = TemplateSends(account=account, channel="sms")
+    numbers = {index: str(item.get("to")).strip() for index, item in enumerate(items) if names_template(item)}
+    found = sends.contacts_by_mobile(numbers.values())
+    contacts = {index: found.get(number) for index, number in numbers.items()}
+    bodies, versions, errors = sends.fill_each(items, loc=["body", "sms"], contacts=contacts)
+    drafts = []
+    for index, body in enumerate(bodies):
+        draft, problems = (
+            (None, errors[index]) if index in errors else validate_sms_body(body, base=["body", "sms", index])
+        )
+        if draft is not None:
+            draft.template_version = versions.get(index)
+        drafts.append((draft, problems))
+    return drafts
 
 
 def _store_batch(account: Account, results: list[BatchItemResult]) -> None:

@@ -1,10 +1,10 @@
 import pytest
 
-from contacts.models import Topic
+from contacts.models import Contact, ContactEvent, Topic
 from contacts.subscriptions import Source, contact_unsubscribe, topic_create
 from tests.contacts.factories import contact_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def test_topics_crud(client_for):
@@ -57,3 +57,25 @@ def test_another_accounts_topic_is_a_404(api, account, other_account):
     assert client.delete(f"/v1/topics/{theirs.pk}").status_code == 404
     assert client.get("/v1/topics").json()["results"] == []
     assert Topic.objects.get(pk=theirs.pk).name == "Theirs"
+
+
+def test_unsubscribing_through_the_contacts_api_is_on_the_timeline(client_for, account):
+    contact = contact_for(account, email="ann@example.com")
+    client_for.patch(f"/v1/contacts/{contact.pk}", {"status": "unsubscribed"}, format="json")
+    client_for.patch(f"/v1/contacts/{contact.pk}", {"city": "Lyon"}, format="json")
+    client_for.patch(f"/v1/contacts/{contact.pk}", {"status": "subscribed"}, format="json")
+    timeline = client_for.get(f"/v1/contacts/{contact.pk}/timeline").json()["results"]
+    assert [(e["name"], e["properties"], e["source"]) for e in timeline] == [
+        ("resubscribed", {"topic": None, "method": "api"}, "api"),
+        ("unsubscribed", {"topic": None, "method": "api"}, "api"),
+    ]
+
+
+def test_an_operator_unsubscribes_contacts_from_the_admin(admin_client, account):
+    ann, bob = contact_for(account, email="ann@example.com"), contact_for(account, email="bob@example.com")
+    answer = admin_client.post(
+        "/admin/contacts/contact/", {"action": "unsubscribe", "_selected_action": [ann.pk, bob.pk]}, follow=True
+    )
+    assert "Unsubscribed 2 contact(s)." in answer.content.decode()
+    assert set(Contact.objects.values_list("status", flat=True)) == {"unsubscribed"}
+    assert list(ContactEvent.objects.values_list("source", flat=True).distinct()) == ["admin"]

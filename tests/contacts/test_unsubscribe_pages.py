@@ -9,7 +9,7 @@ from contacts.subscriptions import preference_settings_update, topic_create
 from contacts.unsubscribe import unsubscribe_token
 from tests.contacts.factories import contact_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 @pytest.fixture

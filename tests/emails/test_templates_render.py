@@ -115,6 +115,9 @@ def test_extra_context_overrides_the_call(account):
         ('<a href="{{ unsubscribe_url }}"></a>', False),
         ('<div style="display: none"><a href="{{ unsubscribe_url }}">Unsubscribe</a></div>', False),
         ('<a hidden href="{{ unsubscribe_url }}">Unsubscribe</a>', False),
+        ('<a style="font-size: 0px; color: #fff" href="{{ unsubscribe_url }}">Unsubscribe</a>', False),
+        ('<p style="opacity:0"><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>', False),
+        ('<a style="font-size:0.9em" href="{{ unsubscribe_url }}">Unsubscribe</a>', True),
         ('<a href="{{ other_url }}">Unsubscribe</a> {{ unsubscribe_url }}', False),
     ],
 )

@@ -22,7 +22,8 @@ def newsletter_template(account: Account, **content: Any) -> Template:
 
 def broadcast_for(account: Account, **data: Any) -> Broadcast:
     data.setdefault("name", "November news")
-    data.setdefault("template", str(newsletter_template(account).pk))
+    if "template" not in data:
+        data["template"] = str(newsletter_template(account).pk)
     data.setdefault("from_address", "Acme <news@example.com>")
     data.setdefault("filters", {})
     return broadcast_create(account=account, data=data)

@@ -136,3 +136,19 @@ def test_cancel_stops_what_is_not_sent(account):
     assert set(BroadcastRecipient.objects.values_list("status", flat=True)) == {"cancelled"}
     with pytest.raises(Conflict):
         services.broadcast_resume(broadcast=broadcast)
+
+
+def test_nothing_is_queued_outside_the_sending_window(account):
+    from datetime import UTC, datetime, time
+
+    sending_connection(account)
+    contacts_bulk(account, 3)
+    broadcast = broadcast_for(account, window_start=time(9), window_end=time(17), window_timezone="Europe/Paris")
+    services.broadcast_send(broadcast=broadcast)
+    services.broadcast_start(broadcast_id=broadcast.pk, now=timezone.now())
+    night = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)  # 23:00 in Paris
+    assert services.broadcast_feed_step(broadcast_id=broadcast.pk, now=night) is False
+    assert not Email.objects.exists()
+    morning = datetime(2026, 11, 30, 8, 30, tzinfo=UTC)  # 09:30 in Paris
+    assert services.broadcast_feed_step(broadcast_id=broadcast.pk, now=morning) is True
+    assert Email.objects.count() == 3
