@@ -103,6 +103,7 @@ class ContactEvent(models.Model):
         WEB = "web", "Unsubscribe or preference page"
         ADMIN = "admin", "Operator console"
         FORM = "form", "Sign-up form"
+        AUTOMATION = "automation", "Automation"
 
     account = models.ForeignKey(
         "accounts.Account", on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"

@@ -27,3 +27,10 @@ def prune_email_bodies() -> None:
 @shared_task(ignore_result=True)
 def forget_expired_signups() -> None:
     signup_requests_forget_expired()
+
+
+@shared_task(ignore_result=True)
+def conversations_wake() -> None:
+    from emails.inbox.services import conversations_wake as wake
+
+    wake()

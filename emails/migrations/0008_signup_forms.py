@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0003_connection_ordering'),
         ('contacts', '0006_topics_and_unsubscribes'),
-        ('emails', '0006_templates'),
+        ('emails', '0007_inbox'),
     ]
 
     operations = [
