@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from accounts.models import AwsConnection
@@ -117,6 +118,26 @@ def _request_leaving(**kwargs: Any) -> None:
     if callback is not None:
         _sending.callback = None
         callback()
+
+
+class AwsError(Exception):
+    """Any botocore failure of a call, with AWS's own error code and message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}" if code else message)
+        self.code = code
+
+
+def call(connection: AwsConnection, service: str, action: str, **params: Any) -> dict[str, Any]:
+    """One AWS call as this connection; every botocore failure comes out as AwsError."""
+    try:
+        result: dict[str, Any] = getattr(client(connection, service), action)(**params)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise AwsError(str(error.get("Code", "")), str(error.get("Message", "")) or str(exc)) from exc
+    except BotoCoreError as exc:
+        raise AwsError(type(exc).__name__, str(exc)) from exc
+    return result
 
 
 def forget(connection: AwsConnection) -> None:

@@ -9,27 +9,18 @@ from django.utils import timezone
 
 from accounts.models import Account, ApiToken, AwsConnection, Membership
 from accounts.tokens import display_prefix, generate_token, hash_token
-from billing.models import Plan
-
-
-class PlanNotFound(ValueError):
-    pass
 
 
 class IdentifierTaken(ValueError):
     pass
 
 
-@transaction.atomic
-def account_create(*, name: str, plan_slug: str = "free", owner_email: str = "") -> Account:
+def account_create(*, name: str, plan_id: int, owner_email: str = "") -> Account:
+    """The tenant row alone; billing's `account_create_subscribed` is the door that also starts its subscription
+    (`plan` mirrors the subscription's plan, for the rate limit)."""
     if owner_email:
         validate_email(owner_email)
-    try:
-        plan = Plan.objects.get(slug=plan_slug)
-    except Plan.DoesNotExist as exc:
-        known = ", ".join(Plan.objects.values_list("slug", flat=True))
-        raise PlanNotFound(f"Unknown plan {plan_slug!r}; known plans: {known}.") from exc
-    return Account.objects.create(name=name, plan=plan, owner_email=owner_email)
+    return Account.objects.create(name=name, plan_id=plan_id, owner_email=owner_email)
 
 
 def account_set_status(*, account: Account, status: Account.Status) -> Account:

@@ -46,6 +46,7 @@ def _setup() -> str:
     from accounts import services as account_services
     from accounts.models import Account
     from accounts.ratelimit import redis_client
+    from billing import services as billing_services
     from config.onboarding import simulator_connection_ensure
     from emails.models import Email, EmailEvent, Identity
 
@@ -53,7 +54,7 @@ def _setup() -> str:
     EmailEvent.objects.all().delete()
     Email.objects.all().delete()
     Account.objects.filter(name="Bench").delete()
-    account = account_services.account_create(name="Bench", plan_slug="enterprise")
+    account = billing_services.account_create_subscribed(name="Bench", plan_slug="enterprise")
     connection = simulator_connection_ensure(account=account)
     assert connection is not None, "the bench runs in simulator mode"
     Identity.objects.create(

@@ -60,13 +60,14 @@ def load(account: Any, tag: Any, count: int, prefix: str) -> None:
 
 def setup(count: int, name: str) -> Any:
     from accounts import services as account_services
+    from billing.services import account_create_subscribed
     from contacts.models import Contact, Tag, TopicOptOut
     from contacts.subscriptions import topic_create
     from emails.models import Identity, Suppression
     from emails.templating import template_create
     from events.broadcasts.services import broadcast_create, broadcast_send
 
-    account = account_services.account_create(name=name, plan_slug="enterprise")
+    account = account_create_subscribed(name=name, plan_slug="enterprise")
     connection = account_services.aws_connection_create(
         account=account, identifier="default", region="us-east-1", role_arn="arn:aws:iam::123456789012:role/S",
         is_default=True,

@@ -48,6 +48,7 @@ def main() -> None:
 
     from accounts import services
     from accounts.models import Account
+    from billing import services as billing_services
     from contacts.csv_import import contacts_import
     from contacts.filters import ContactFilter
     from contacts.models import Contact, Tag
@@ -55,7 +56,7 @@ def main() -> None:
     account = Account.objects.filter(name="segments bench").first()
     if account is None or not args.reuse:
         truncate_contacts()
-        account = account or services.account_create(name="segments bench", plan_slug="enterprise")
+        account = account or billing_services.account_create_subscribed(name="segments bench", plan_slug="enterprise")
         path = DATA_DIR / f"segments-{args.rows}.csv"
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         if not path.exists():

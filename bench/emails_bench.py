@@ -56,6 +56,7 @@ def _setup() -> tuple[str, str]:
     from accounts import services as account_services
     from accounts.models import Account, AwsConnection
     from accounts.ratelimit import redis_client
+    from billing import services as billing_services
     from emails.models import Email, EmailEvent, Identity
 
     redis_client(ENV["REDIS_URL"]).flushdb()
@@ -63,7 +64,7 @@ def _setup() -> tuple[str, str]:
     Email.objects.all().delete()
     AwsConnection.objects.filter(account__name="Bench").delete()
     Account.objects.filter(name="Bench").delete()
-    account = account_services.account_create(name="Bench", plan_slug="enterprise")
+    account = billing_services.account_create_subscribed(name="Bench", plan_slug="enterprise")
     connection = account_services.aws_connection_create(
         account=account,
         identifier="bench",

@@ -42,6 +42,7 @@ def _setup() -> str:
     from accounts import services
     from accounts.models import Account, AwsConnection
     from accounts.ratelimit import redis_client
+    from billing import services as billing_services
     from emails.models import EmailEvent
     from events.models import SnsNotification
 
@@ -49,7 +50,7 @@ def _setup() -> str:
     EmailEvent.objects.all().delete()
     SnsNotification.objects.all().delete()
     Account.objects.filter(name="Webhook bench").delete()
-    account = services.account_create(name="Webhook bench", plan_slug="enterprise")
+    account = billing_services.account_create_subscribed(name="Webhook bench", plan_slug="enterprise")
     connection = services.aws_connection_create(
         account=account,
         identifier="bench",

@@ -11,4 +11,5 @@ urlpatterns: list = [
     path("", include("push.urls")),
     path("", include("events.urls")),
     path("", include("events.broadcasts.urls")),
+    path("", include("billing.urls")),
 ]

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from accounts import services
 from accounts.models import Account, ApiToken, AwsConnection, Membership
+from billing import services as billing_services
 from config.onboarding import SIMULATOR_CONNECTION_IDENTIFIER, SIMULATOR_ROLE_ARN, simulator_connection_ensure
 from emails import services as email_services
 
@@ -93,7 +94,7 @@ def demo_ensure() -> DemoCredentials:
     user.is_staff = user.is_superuser = True
     user.set_password(password)
     user.save()
-    account = Account.objects.filter(name=DEMO_ACCOUNT_NAME).first() or services.account_create(
+    account = Account.objects.filter(name=DEMO_ACCOUNT_NAME).first() or billing_services.account_create_subscribed(
         name=DEMO_ACCOUNT_NAME, plan_slug="paid", owner_email="owner@demo.sesame.local"
     )
     services.membership_add(account=account, user=user, role=Membership.Role.OWNER)

@@ -1,4 +1,5 @@
-"""Opening an account so it can send at once: tenancy from `accounts`, the simulator's send quota from `emails`.
+"""Opening an account so it can send at once: tenancy from `accounts`, its subscription from `billing`, the
+simulator's send quota from `emails`.
 
 This is the roof, like config/demo.py (DESIGN.md): `accounts` may not import `emails`, so every door that creates
 an account (the `create_account` command, the admin's add form, the demo) comes here.
@@ -11,6 +12,7 @@ from django.db import transaction
 
 from accounts import services as account_services
 from accounts.models import Account, ApiToken, AwsConnection
+from billing import services as billing_services
 from emails import services as email_services
 
 SIMULATOR_CONNECTION_IDENTIFIER = "default"
@@ -29,7 +31,7 @@ class OpenedAccount:
 def account_open(*, name: str, plan_slug: str = "free", owner_email: str = "") -> OpenedAccount:
     """Create an account and a full-scope token (shown only here); in simulator mode it can add an identity
     and send with no other step, in aws mode it needs an AWS connection first."""
-    account = account_services.account_create(name=name, plan_slug=plan_slug, owner_email=owner_email)
+    account = billing_services.account_create_subscribed(name=name, plan_slug=plan_slug, owner_email=owner_email)
     connection = simulator_connection_ensure(account=account)
     _, token = account_services.api_token_create(account=account, name="Default", scopes=[ApiToken.Scope.FULL])
     return OpenedAccount(account=account, token=token, connection=connection)

@@ -21,6 +21,7 @@ from django.db import OperationalError, connection, transaction
 
 from accounts.models import Account
 from config.api.datetimes import InvalidDateTime, parse_iso_datetime
+from contacts.hooks import WrittenEvent, notify_contacts_created, notify_events_recorded
 from contacts.models import Contact, ContactEvent
 from contacts.normalize import clean_tag_names, normalize_email, normalize_mobile, tag_key
 from contacts.tagging import TagChange, contacts_retag, tags_resolve
@@ -31,7 +32,9 @@ EVENT_FIELDS = ("email", "mobile", "name", "properties", "occurred_at", "source"
 FUTURE_TOLERANCE = timedelta(days=1)
 
 ItemError = tuple[list[str | int], str, str]  # (loc below the item, msg, type)
-_SOURCES = frozenset(ContactEvent.Source.values)
+# Automations write their own timeline rows; a caller cannot pose as one.
+_SOURCE_NAMES = [value for value in ContactEvent.Source.values if value != ContactEvent.Source.AUTOMATION]
+_SOURCES = frozenset(_SOURCE_NAMES)
 T = TypeVar("T")
 
 
@@ -113,7 +116,7 @@ def event_from_item(item: Any, *, now: datetime) -> tuple[EventInput | None, lis
         errors.append(
             (
                 ["source"],
-                f"{source!r} is not a source; use one of {', '.join(ContactEvent.Source.values)}.",
+                f"{source!r} is not a source; use one of {', '.join(_SOURCE_NAMES)}.",
                 "type_error.enum",
             )
         )
@@ -134,8 +137,8 @@ def event_from_item(item: Any, *, now: datetime) -> tuple[EventInput | None, lis
     return EventInput(**values), []
 
 
-def _resolve_contacts(*, account: Account, events: Sequence[EventInput]) -> tuple[list[int], int]:
-    """The contact id of every event, creating contacts seen for the first time; returns (ids, created)."""
+def _resolve_contacts(*, account: Account, events: Sequence[EventInput]) -> tuple[list[int], list[int]]:
+    """The contact id of every event, creating contacts seen for the first time; returns (ids, created ids)."""
     emails = {event.email for event in events if event.email}
     mobiles = {event.mobile for event in events if event.mobile}
     scoped = Contact.objects.filter(account=account)
@@ -182,6 +185,7 @@ def _resolve_contacts(*, account: Account, events: Sequence[EventInput]) -> tupl
             newcomers[key] = Newcomer(email=event.email, mobile=mobile, last_seen_at=event.occurred_at)
         elif event.occurred_at > seen.last_seen_at:
             seen.last_seen_at = event.occurred_at
+    created: list[int] | None = []
     if newcomers:
         # Newcomers may share a mobile: the first one with an email keeps it, and a mobile-only newcomer whose
         # number is taken is not created; its events go to the contact that took the number.
@@ -198,7 +202,7 @@ def _resolve_contacts(*, account: Account, events: Sequence[EventInput]) -> tupl
         # Sorted: concurrent batches then insert shared new addresses in the same order and queue instead of
         # deadlocking on each other's unique-index entries.
         ordered = sorted(newcomers.values(), key=lambda c: (c.email or "", c.mobile or ""))
-        _create_contacts(account=account, contacts=ordered)
+        created = _create_contacts(account=account, contacts=ordered)
         learn([c.email for c in newcomers.values() if c.email], [c.mobile for c in newcomers.values() if c.mobile])
     ids = []
     for event in events:
@@ -206,7 +210,10 @@ def _resolve_contacts(*, account: Account, events: Sequence[EventInput]) -> tupl
         if pk is None:
             raise RuntimeError(f"contact for {event.email or event.mobile} vanished during ingestion")
         ids.append(pk)
-    return ids, len(newcomers)
+    if created is None:  # SQLite (one writer at a time): the newcomers, as looked up again
+        fresh = zip(events, ids, strict=True)
+        created = sorted({pk for event, pk in fresh if (event.email or event.mobile) in newcomers})
+    return ids, created
 
 
 # Lists travel as one newline-joined string split by the server: the driver quotes a Python list of a thousand
@@ -223,6 +230,7 @@ SELECT %s, e, m, %s, '', '', '', '', '{}', '{}', now(), now(), seen
 FROM unnest(string_to_array(%s, E'\\n', ''), string_to_array(%s, E'\\n', ''),
             string_to_array(%s, E'\\n')::timestamptz[]) AS t(e, m, seen)
 ON CONFLICT DO NOTHING
+RETURNING id
 """
 
 
@@ -242,11 +250,12 @@ class Newcomer:
     last_seen_at: datetime
 
 
-def _create_contacts(*, account: Account, contacts: list[Newcomer]) -> None:
+def _create_contacts(*, account: Account, contacts: list[Newcomer]) -> list[int] | None:
+    """Insert these contacts (a concurrent batch may have made some); the ids inserted here, None on SQLite."""
     if connection.vendor != "postgresql":
         rows = [Contact(account=account, email=c.email, mobile=c.mobile, last_seen_at=c.last_seen_at) for c in contacts]
         Contact.objects.bulk_create(rows, ignore_conflicts=True)
-        return
+        return None
     with connection.cursor() as cursor:
         cursor.execute(
             _CREATE_CONTACTS,
@@ -258,21 +267,29 @@ def _create_contacts(*, account: Account, contacts: list[Newcomer]) -> None:
                 joined(c.last_seen_at.isoformat() for c in contacts),
             ],
         )
+        return [pk for (pk,) in cursor.fetchall()]
 
 
-def _insert_events(*, account: Account, events: Sequence[EventInput], contact_ids: list[int]) -> None:
+TimelineRow = tuple[int, str, Mapping[str, Any], datetime, str]  # contact id, name, properties, occurred_at, source
+
+
+def timeline_rows_insert(*, account_id: Any, rows: Sequence[TimelineRow]) -> None:
+    """Append rows to contacts' timelines in one statement (COPY on PostgreSQL): ingestion and every other writer
+    of many rows at once."""
+    if not rows:
+        return
     if connection.vendor != "postgresql":
         ContactEvent.objects.bulk_create(
             [
                 ContactEvent(
-                    account=account,
+                    account_id=account_id,
                     contact_id=contact_id,
-                    name=event.name,
-                    properties=event.properties,
-                    occurred_at=event.occurred_at,
-                    source=event.source,
+                    name=name,
+                    properties=dict(properties),
+                    occurred_at=occurred_at,
+                    source=source,
                 )
-                for event, contact_id in zip(events, contact_ids, strict=True)
+                for contact_id, name, properties, occurred_at, source in rows
             ]
         )
         return
@@ -280,11 +297,9 @@ def _insert_events(*, account: Account, events: Sequence[EventInput], contact_id
     buffer = io.StringIO()
     write = csv.writer(buffer).writerow
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    account_id = str(account.pk)
-    for event, contact_id in zip(events, contact_ids, strict=True):
-        write(
-            (account_id, contact_id, event.name, dumps(event.properties), event.occurred_at.isoformat(), event.source)
-        )
+    account = str(account_id)
+    for contact_id, name, properties, occurred_at, source in rows:
+        write((account, contact_id, name, dumps(properties), occurred_at.isoformat(), source))
     with connection.cursor() as cursor, cursor.copy(_COPY_EVENTS) as copy:
         copy.write(buffer.getvalue())
 
@@ -315,7 +330,14 @@ def _touch_last_seen(*, seen: Mapping[int, datetime]) -> None:
 
 def _record(*, account: Account, events: Sequence[EventInput]) -> tuple[EventsResult, dict[int, datetime]]:
     contact_ids, created = _resolve_contacts(account=account, events=events)
-    _insert_events(account=account, events=events, contact_ids=contact_ids)
+    timeline_rows_insert(
+        account_id=account.pk,
+        rows=[
+            (contact_id, event.name, event.properties, event.occurred_at, event.source)
+            for event, contact_id in zip(events, contact_ids, strict=True)
+        ],
+    )
+    notify_contacts_created(account_id=account.pk, contact_ids=created)
     seen: dict[int, datetime] = {}
     for event, contact_id in zip(events, contact_ids, strict=True):
         if contact_id not in seen or event.occurred_at > seen[contact_id]:
@@ -334,7 +356,17 @@ def _record(*, account: Account, events: Sequence[EventInput]) -> tuple[EventsRe
             change.adding(to_add[tag_key(name)] for name in event.add_tags)
             change.removing(to_remove[tag_key(name)] for name in event.remove_tags if tag_key(name) in to_remove)
         contacts_retag(account_id=account.pk, changes=changes)
-    return EventsResult(accepted=len(events), contacts_created=created), seen
+    # After the tags: an automation triggered by this event then sees the tags the same event gave.
+    notify_events_recorded(
+        account_id=account.pk,
+        events=[
+            WrittenEvent(
+                contact_id=contact_id, name=event.name, properties=event.properties, occurred_at=event.occurred_at
+            )
+            for event, contact_id in zip(events, contact_ids, strict=True)
+        ],
+    )
+    return EventsResult(accepted=len(events), contacts_created=len(created)), seen
 
 
 def contact_events_record(*, account: Account, events: Sequence[EventInput]) -> EventsResult:

@@ -102,6 +102,7 @@ class ContactEvent(models.Model):
         IMPORT = "import", "Import"
         WEB = "web", "Unsubscribe or preference page"
         ADMIN = "admin", "Operator console"
+        AUTOMATION = "automation", "Automation"
 
     account = models.ForeignKey(
         "accounts.Account", on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"

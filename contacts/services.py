@@ -10,6 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Account
+from contacts.hooks import notify_contacts_created, notify_tags_changed
+from contacts.ingest import timeline_rows_insert
 from contacts.models import Contact, ContactEvent, ContactImport, Segment
 from contacts.tagging import TagChange, contacts_retag, tag_counts_apply, tag_ids_for
 
@@ -56,7 +58,11 @@ def _check_keys_free(*, account_id: Any, fields: ContactFields, exclude: int | N
 
 
 @transaction.atomic
-def contact_create(*, account: Account, fields: ContactFields, tags: Iterable[str] = ()) -> Contact:
+def contact_create(
+    *, account: Account, fields: ContactFields, tags: Iterable[str] = (), notify: bool = True
+) -> Contact:
+    """Create one contact with its tags. Listeners (contacts/hooks.py) hear of it unless `notify` is False (the
+    row-by-row CSV import, which never starts automations, like the set-based one)."""
     if not fields.get("email") and not fields.get("mobile"):
         raise ContactError("Give an email or a mobile number: one of them identifies the contact.", field="email")
     _check_keys_free(account_id=account.pk, fields=fields)
@@ -68,6 +74,9 @@ def contact_create(*, account: Account, fields: ContactFields, tags: Iterable[st
     except IntegrityError as exc:  # created concurrently since the check above
         raise ContactError("A contact with this email or mobile already exists.", field="email", code="unique") from exc
     tag_counts_apply(dict.fromkeys(tag_ids, 1))
+    if notify:
+        notify_contacts_created(account_id=account.pk, contact_ids=[contact.pk])
+        notify_tags_changed(account_id=account.pk, added={contact.pk: tag_ids} if tag_ids else {}, removed={})
     return contact
 
 
@@ -80,6 +89,7 @@ def contact_update(
     add_tags: Iterable[str] = (),
     remove_tags: Iterable[str] = (),
     method: str | None = "api",
+    notify: bool = True,
 ) -> Contact:
     """Change the given fields only. `attributes` merge into the stored ones (a null value removes a key);
     `tags` replaces the whole set, then `add_tags` and `remove_tags` apply. A move to or from `unsubscribed` goes
@@ -107,7 +117,7 @@ def contact_update(
     change.adding(tag_ids_for(account_id=contact.account_id, names=add_tags, create=True))
     change.removing(tag_ids_for(account_id=contact.account_id, names=remove_tags, create=False))
     if change.add or change.remove:
-        contacts_retag(account_id=contact.account_id, changes={contact.pk: change})
+        contacts_retag(account_id=contact.account_id, changes={contact.pk: change}, notify=notify)
         contact.refresh_from_db(fields=["tag_ids", "updated_at"])
     return contact
 
@@ -273,6 +283,19 @@ def contact_timeline_append_for_address(
                 status=status, updated_at=timezone.now()
             )
     return True
+
+
+def contact_timeline_add(*, account_id: Any, entries: Iterable[tuple[int, str, dict[str, Any], datetime]]) -> None:
+    """Timeline rows written by the floors above (automations): (contact id, name, properties, occurred_at) each.
+    They are not events a listener hears of, so they never trigger anything."""
+    source = ContactEvent.Source.AUTOMATION.value
+    timeline_rows_insert(
+        account_id=account_id,
+        rows=[
+            (contact_id, name[:100], properties, occurred_at, source)
+            for contact_id, name, properties, occurred_at in entries
+        ],
+    )
 
 
 def contact_timeline_append_for_mobile(

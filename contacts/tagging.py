@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
+from contacts.hooks import notify_tags_changed
 from contacts.models import Contact, Tag
 from contacts.normalize import clean_tag_names, tag_key
 
@@ -75,21 +76,28 @@ class TagChange:
         return sorted((set(current) | self.add) - self.remove)
 
 
-def contacts_retag(*, account_id: Any, changes: Mapping[int, TagChange]) -> int:
+def contacts_retag(*, account_id: Any, changes: Mapping[int, TagChange], notify: bool = True) -> int:
     """Apply tag changes to many contacts in one UPDATE; returns how many contacts changed. Call inside a
-    transaction."""
+    transaction: listeners (contacts/hooks.py) hear of each tag really added or removed within it, unless `notify`
+    is False (imports)."""
     if not changes:
         return 0
     now = timezone.now()
     deltas: Counter[int] = Counter()
     changed: dict[int, list[int]] = {}
+    added: dict[int, set[int]] = {}
+    removed: dict[int, set[int]] = {}
     for pk, current in _lock_tag_sets(account_id=account_id, ids=sorted(changes)):
         old = set(current)
         new = changes[pk].apply(old)
         if set(new) == old:
             continue
-        deltas.update({tag_id: 1 for tag_id in set(new) - old})
-        deltas.update({tag_id: -1 for tag_id in old - set(new)})
+        if gained := set(new) - old:
+            added[pk] = gained
+        if lost := old - set(new):
+            removed[pk] = lost
+        deltas.update(dict.fromkeys(gained, 1))
+        deltas.update(dict.fromkeys(lost, -1))
         changed[pk] = new
     if not changed:
         return 0
@@ -110,6 +118,8 @@ def contacts_retag(*, account_id: Any, changes: Mapping[int, TagChange]) -> int:
         rows = [Contact(pk=pk, tag_ids=tags, updated_at=now) for pk, tags in changed.items()]
         Contact.objects.bulk_update(rows, ["tag_ids", "updated_at"], batch_size=1000)
     tag_counts_apply(deltas)
+    if notify:
+        notify_tags_changed(account_id=account_id, added=added, removed=removed)
     return len(changed)
 
 

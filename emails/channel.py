@@ -33,6 +33,7 @@ class EmailChannel(Channel):
     provider_id_column = "ses_message_id"
     timeline_model = EmailEvent
     timeline_message_field = "email_id"
+    quota_at_accept = True
 
     def lane_state(self, connection: AwsConnection) -> LaneState:
         return LaneState(rate=connection.effective_send_rate, held_until=connection.sending_held_until)

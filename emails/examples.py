@@ -155,3 +155,8 @@ IDENTITY = {
     "checked_at": "2026-11-22T04:40:00Z",
     "created_at": "2026-11-22T04:40:00Z",
 }
+
+QUOTA_EXCEEDED = (
+    "This account has used 3,000 emails this billing period (Apr 1 to Apr 30, 2026); the Free plan includes 3,000 "
+    "and has no overage. Upgrade with POST /v1/billing/change-plan to send more; the quota renews on May 1, 2026."
+)

@@ -4,9 +4,19 @@ from django.db import models
 from django.db.models import Q
 
 from config.delivery.outbox import OutboxMessage, outbox_indexes
+from emails.inbox.models import Conversation, ConversationNote, InboundDomain, InboxAttachment, InboxMessage
 from emails.templating.models import Template, TemplateVersion, template_version_link
 
-__all__ = ["Template", "TemplateVersion"]  # message templates live in emails.templating; Django finds them here
+# Message templates (emails.templating) and the team inbox (emails.inbox) live in packages; Django finds them here.
+__all__ = [
+    "Conversation",
+    "ConversationNote",
+    "InboundDomain",
+    "InboxAttachment",
+    "InboxMessage",
+    "Template",
+    "TemplateVersion",
+]
 
 
 class Email(OutboxMessage):

@@ -21,3 +21,10 @@ def refresh_identities() -> None:
 @shared_task(ignore_result=True)
 def prune_email_bodies() -> None:
     services.email_bodies_prune()
+
+
+@shared_task(ignore_result=True)
+def conversations_wake() -> None:
+    from emails.inbox.services import conversations_wake as wake
+
+    wake()

@@ -10,27 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from accounts import aws
+from accounts.aws import AwsError
+from accounts.aws import call as _call
 from accounts.models import AwsConnection
 
-
-class AwsError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}" if code else message)
-        self.code = code
-
-
-def _call(connection: AwsConnection, service: str, action: str, **params: Any) -> dict[str, Any]:
-    try:
-        result: dict[str, Any] = getattr(aws.client(connection, service), action)(**params)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise AwsError(str(error.get("Code", "")), str(error.get("Message", "")) or str(exc)) from exc
-    except BotoCoreError as exc:
-        raise AwsError(type(exc).__name__, str(exc)) from exc
-    return result
+__all__ = ["AwsError"]
 
 
 # --- SES (v1) ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ class SnsNotification(models.Model):
     class Kind(models.TextChoices):
         PENDING = "", "Not processed yet"
         SES_EVENT = "ses_event", "SES event"
+        INBOUND = "inbound", "Received mail"
         ALARM = "alarm", "CloudWatch alarm"
         SUBSCRIPTION = "subscription", "Subscription message"
         OTHER = "other", "Other message"
@@ -360,7 +361,25 @@ class ConnectionProvisioning(models.Model):
         return f"Provisioning of {self.connection_id} at {self.ran_at:%Y-%m-%d %H:%M:%S}"
 
 
-# Broadcasts live in their own package (events/broadcasts/); Django finds their models through this module.
+# Automations and broadcasts live in their own packages (events/automations/, events/broadcasts/); Django finds
+# their models through this module.
+from events.automations.models import (  # noqa: E402
+    Automation,
+    AutomationEntry,
+    AutomationRun,
+    AutomationRunStep,
+    AutomationSegmentMember,
+    AutomationVersion,
+)
 from events.broadcasts.models import Broadcast, BroadcastRecipient  # noqa: E402
 
-__all__ = ["Broadcast", "BroadcastRecipient"]
+__all__ = [
+    "Automation",
+    "AutomationEntry",
+    "AutomationRun",
+    "AutomationRunStep",
+    "AutomationSegmentMember",
+    "AutomationVersion",
+    "Broadcast",
+    "BroadcastRecipient",
+]

@@ -80,7 +80,12 @@ class ParsedEvent:
 
 
 def is_ses_payload(message: Any) -> bool:
-    return isinstance(message, dict) and ("eventType" in message or "notificationType" in message)
+    """An SES sending event. Received mail (notificationType "Received") is not one: the team inbox reads it."""
+    return (
+        isinstance(message, dict)
+        and ("eventType" in message or "notificationType" in message)
+        and message.get("notificationType") != "Received"
+    )
 
 
 def is_alarm_payload(message: Any) -> bool:

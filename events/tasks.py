@@ -141,3 +141,26 @@ def rollups_compact() -> int:
 def rollups_prune() -> int:
     """Beat: drop hourly rollups older than the hourly charts show."""
     return services.rollups_prune()
+
+
+@shared_task
+def billing_alerts_send() -> int:
+    """Beat: email the owner and emit the webhook event for each usage alert billing recorded."""
+    return services.billing_alerts_send()
+
+
+@shared_task
+def automation_runs_release() -> int:
+    """Beat, every second: take due runs through their steps for up to a second (several at once are fine: each
+    run is taken with SKIP LOCKED)."""
+    from events.automations.runner import runs_release
+
+    return runs_release(seconds=1.0)
+
+
+@shared_task
+def automation_segments_check() -> int:
+    """Beat, every minute: enrol contacts that entered the segments of segment-triggered automations."""
+    from events.automations.services import segment_automation_ids, segment_entries_check
+
+    return sum(segment_entries_check(automation_id=pk) for pk in segment_automation_ids())

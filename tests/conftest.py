@@ -143,6 +143,40 @@ def celery_worker(start_worker: Callable[..., ServiceProcess]) -> ServiceProcess
 
 
 @pytest.fixture
+def start_web(celery_env: dict[str, str], tmp_path: Any) -> Iterator[Callable[..., str]]:
+    """start_web(*gunicorn_args) -> the URL of a real gunicorn web process on the test database, answering."""
+    import socket
+    import sys
+    import time
+    import urllib.request
+
+    started: list[ServiceProcess] = []
+
+    def start(*args: str) -> str:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        log_path = tmp_path / f"web-{len(started)}.log"
+        command = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", *args]
+        server = ServiceProcess(command, log_path.open("ab"), {**celery_env, "SESAME_ALLOWED_HOSTS": "127.0.0.1"})
+        started.append(server)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=1)
+                return url
+            except OSError:
+                if time.monotonic() > deadline or server.process.poll() is not None:
+                    raise RuntimeError(log_path.read_text()) from None
+                time.sleep(0.2)
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
 def celery_beat(celery_env: dict[str, str], tmp_path: Any) -> Iterator[ServiceProcess]:
     """A real celery-beat process with the database scheduler and the schedule from settings."""
     import sys
@@ -164,6 +198,8 @@ SQLITE_SMOKE_MODULES = {
     "tests/accounts/test_aws_connections.py",
     "tests/contacts/test_contacts_api.py",
     "tests/emails/test_admin.py",
+    "tests/emails/test_inbox_admin.py",
+    "tests/emails/test_inbox_api.py",
     "tests/events/test_admin.py",
     "tests/test_error_shape.py",
 }

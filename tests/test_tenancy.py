@@ -127,12 +127,25 @@ def _push(account: Account) -> Any:
                                                         schedule_send_at=later))
 
 
+def _conversation(account: Account) -> Any:
+    from tests.emails.inbox_support import conversation_for
+
+    return conversation_for(account)
+
+
 def _template(account: Account) -> Any:
     from emails.templating import Template, template_create
 
     existing = Template.objects.filter(account=account).first()
     return existing or template_create(account=account, channel="email", name="victim", content={"subject": "Hi",
                                                                                                    "text": "Hello"})
+
+
+def _invoice(account: Account) -> Any:
+    from billing.services import period_close
+
+    period = account.subscription.periods.get()
+    return period_close(period_id=period.pk, now=timezone.now() + (period.ends_on - timezone.now().date()))
 
 
 OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
@@ -156,6 +169,9 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "identity-detail": _identity,
     "suppression-detail": _suppression,
     "blocked-domain-detail": _blocked_domain,
+    "conversation-detail": _conversation,
+    "conversation-reply": _conversation,
+    "conversation-notes": _conversation,
     "sms-detail": _sms,
     "sms-cancel": _sms,
     "otp-detail": _otp,
@@ -176,6 +192,7 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "template-detail": _template,
     "template-versions": _template,
     "template-preview": _template,
+    "invoice-detail": _invoice,
 }
 
 

@@ -1,6 +1,11 @@
 from django.db import migrations
 
-from billing.defaults import DEFAULT_PLANS
+# The plans as this migration first created them (billing.defaults holds today's, applied by 0004).
+DEFAULT_PLANS = [
+    {"slug": "free", "name": "Free", "api_requests_per_minute": 60, "email_storage_limit": 5_000},
+    {"slug": "paid", "name": "Paid", "api_requests_per_minute": 1_800, "email_storage_limit": 100_000},
+    {"slug": "enterprise", "name": "Enterprise", "api_requests_per_minute": 60_000, "email_storage_limit": 5_000_000},
+]
 
 
 def create_plans(apps, schema_editor):

@@ -15,6 +15,7 @@ from django.db.models import F, Manager
 from django.utils import timezone
 
 from accounts.models import AwsConnection
+from billing.quota import usage_record, usage_release
 from config.delivery.outbox import OutboxMessage, OutboxStatus
 
 _WAITING_SQL = "('scheduled', 'queued')"
@@ -40,6 +41,9 @@ class Channel:
     name: ClassVar[str]
     model: ClassVar[type[OutboxMessage]]
     provider_id_column: ClassVar[str]
+    # Billing: a channel whose messages reserve quota at accept gives the units back when one is dropped or fails
+    # for good; the others are counted in the usage ledger once sent (for reporting).
+    quota_at_accept: ClassVar[bool] = False
 
     @property
     def table(self) -> str:
@@ -128,6 +132,8 @@ class Channel:
         `sending` (a sweeper took them back) are left alone. Returns how many rows moved."""
         if not sent:
             return 0
+        if not self.quota_at_accept:
+            usage_record(channel=self.name, messages=[(message.account_id, message.pk) for message, _, _ in sent])
         if db.vendor != "postgresql":
             return sum(
                 self.rows.filter(pk=message.pk, status=OutboxStatus.SENDING).update(
@@ -154,6 +160,7 @@ class Channel:
             moved = self.rows.filter(pk=message.pk, status=OutboxStatus.SENDING)
             if moved.update(status=status, failure_reason=reason):
                 self.record([message], status, reason)
+                self.release_quota([message])
 
     def requeue(self, message: Any) -> None:
         self.rows.filter(pk=message.pk, status=OutboxStatus.SENDING).update(
@@ -226,7 +233,12 @@ class Channel:
                 pk__in=[row.pk for row in rows], status=OutboxStatus.SENDING, claimed_at__lt=claimed_before
             ).update(status=OutboxStatus.FAILED, failure_reason=reason)
             self.record(rows, "failed", reason)
+            self.release_quota(rows)
         return count
+
+    def release_quota(self, messages: Sequence[Any]) -> None:
+        if self.quota_at_accept:
+            usage_release(channel=self.name, message_ids=[message.pk for message in messages])
 
     # -- what each channel brings ---------------------------------------------------------------------------
 

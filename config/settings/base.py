@@ -6,6 +6,7 @@ from config.settings.aws import *  # noqa: F403
 from config.settings.celery import *  # noqa: F403
 from config.settings.database import *  # noqa: F403
 from config.settings.events import *  # noqa: F403
+from config.settings.inbox import *  # noqa: F403
 from config.settings.paths import BASE_DIR, VAR_DIR
 from config.settings.push import *  # noqa: F403
 from config.settings.security import *  # noqa: F403

@@ -60,6 +60,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "emails.refresh-send-quotas": {"task": "emails.tasks.refresh_send_quotas", "schedule": 600.0},
     "emails.refresh-identities": {"task": "emails.tasks.refresh_identities", "schedule": 600.0},
     "emails.prune-bodies": {"task": "emails.tasks.prune_email_bodies", "schedule": 3600.0},
+    "emails.inbox-wake": {"task": "emails.tasks.conversations_wake", "schedule": 60.0},
     # events: finish stored SNS notifications, match early events, reputation ticks, outbound webhook retries
     "events.sweep-notifications": {"task": "events.tasks.notifications_sweep", "schedule": 60.0},
     "events.adopt-orphans": {"task": "events.tasks.orphan_events_adopt", "schedule": 60.0},
@@ -74,7 +75,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "sms.sync-opt-outs": {"task": "sms.tasks.opt_outs_sync_all", "schedule": 3600.0},
     "sms.refresh-sandbox-status": {"task": "sms.tasks.sandbox_status_refresh_all", "schedule": 600.0},
     "sms.otp-housekeeping": {"task": "sms.tasks.otp_housekeeping", "schedule": 60.0},
+    # billing: close ended periods (invoices, next period); send usage alerts (owner email + webhook event)
+    "billing.close-periods": {"task": "billing.tasks.close_billing_periods", "schedule": 300.0},
+    "events.billing-alerts": {"task": "events.tasks.billing_alerts_send", "schedule": 15.0},
     "contacts.imports-sweep": {"task": "contacts.tasks.contact_imports_sweep", "schedule": 60.0},
+    # automations: take due runs through their steps (waits end here), and look for contacts entering segments
+    "automations.release": {"task": "events.tasks.automation_runs_release", "schedule": 1.0, "options": {"expires": 5}},
+    "automations.segments": {"task": "events.tasks.automation_segments_check", "schedule": 60.0},
     # broadcasts: start those due, keep those sending fed (Postgres decides; a lost task costs one tick)
     "events.broadcasts-tick": {
         "task": "events.broadcasts.tasks.broadcasts_tick",
@@ -95,3 +102,5 @@ SESAME_RATE_GUARD_MS = env_int("SESAME_RATE_GUARD_MS", 10)
 SESAME_SENDING_STALE_AFTER = env_int("SESAME_SENDING_STALE_AFTER", 300)
 SESAME_MAX_SEND_ATTEMPTS = env_int("SESAME_MAX_SEND_ATTEMPTS", 10)
 SESAME_QUOTA_HOLD_SECONDS = env_int("SESAME_QUOTA_HOLD_SECONDS", 900)
+# Automations: tries of a step that raised (10 s, 20 s, 40 s ... apart) before its run fails.
+SESAME_AUTOMATION_MAX_ATTEMPTS = env_int("SESAME_AUTOMATION_MAX_ATTEMPTS", 5)

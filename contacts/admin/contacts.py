@@ -1,4 +1,5 @@
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.dateparse import parse_datetime
+from django.utils.safestring import mark_safe
 
 from contacts import services
 from contacts.admin.common import CappedCountPaginator
@@ -174,8 +176,11 @@ class ContactAdmin(admin.ModelAdmin):
     search_help_text = "An email or a mobile finds that contact exactly; other words search names."
     list_select_related = ("account",)
     raw_id_fields = ("account",)
-    readonly_fields = ("tags", "created_at", "updated_at", "last_seen_at")
+    readonly_fields = ("tags", "created_at", "updated_at", "last_seen_at", "elsewhere")
     inlines = (TimelineInline,)
+    # What the floors above show about a contact (its automation runs), registered by their admin modules: contacts
+    # never imports them. Each takes the contact and returns safe HTML, or "" when it has nothing to show.
+    extra_panels: list[Callable[[Contact], str]] = []
     actions = ("add_tags", "remove_tags", "unsubscribe", "delete_contacts")
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -183,6 +188,12 @@ class ContactAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return ContactChangeList
+
+    @admin.display(description="Elsewhere")
+    def elsewhere(self, contact: Contact) -> str:
+        if contact.pk is None:
+            return "-"
+        return mark_safe("".join(panel(contact) for panel in self.extra_panels) or "-")  # noqa: S308  (panels escape)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)

@@ -83,11 +83,14 @@ def _apply(account: Account, row: ParsedRow, *, update_existing: bool) -> str:
             )
     if contact is None:
         fields = {name: getattr(row, name) for name in ("email", *_FIELDS) if getattr(row, name) is not None}
-        services.contact_create(account=account, fields={**fields, "attributes": row.attributes}, tags=row.tag_names)  # type: ignore[typeddict-item]
+        values = {**fields, "attributes": row.attributes}
+        services.contact_create(account=account, fields=values, tags=row.tag_names, notify=False)  # type: ignore[arg-type]
         return "created"
     changes = _changes(contact, row) if update_existing else {}
     missing_tags = tag_ids_for(account_id=account.pk, names=row.tag_names, create=True) - set(contact.tag_ids)
     if not changes and not missing_tags:
         return "unchanged"
-    services.contact_update(contact=contact, fields=changes, add_tags=row.tag_names, method=None)  # type: ignore[arg-type]
+    services.contact_update(
+        contact=contact, fields=changes, add_tags=row.tag_names, method=None, notify=False  # type: ignore[arg-type]
+    )
     return "updated"

@@ -33,6 +33,14 @@ CONFLICT = OpenApiResponse(
     examples=[OpenApiExample("Duplicate", value=examples.DUPLICATE)],
 )
 
+QUOTA_EXCEEDED = OpenApiResponse(
+    DetailSerializer,
+    description="The billing period's email quota (and any overage the plan and your cap allow) is spent. Nothing "
+    "is stored; what was accepted before is still sent. The detail says what to change.",
+    examples=[OpenApiExample("Quota spent", value={"detail": examples.QUOTA_EXCEEDED})],
+)
+
+
 
 def duplicate_response(error: services.DuplicateClientEmailId) -> Response:
     """409 for a client_email_id used before, naming the first email (the lean path answers the same)."""
@@ -80,6 +88,7 @@ class EmailViewSet(
         request=EmailCreateSchema,
         responses={
             200: EmailAcceptedSerializer,
+            402: QUOTA_EXCEEDED,
             409: CONFLICT,
             422: unprocessable(
                 OpenApiExample("Missing fields", value=examples.MISSING_FIELDS),
@@ -111,6 +120,7 @@ class EmailViewSet(
                 description="Per-email outcome",
                 examples=[OpenApiExample("Mixed", value=examples.BATCH_RESPONSE)],
             ),
+            402: QUOTA_EXCEEDED,
             422: unprocessable(),
             **common_responses(),
         },

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AwsConnection
 from accounts.tenant_cache import tenant_memo
+from billing.quota import QUOTA_SPENT, usage_release, usage_reserve
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
 from config.delivery.rows import outbox_insert, outbox_row, outbox_store_new
 from config.delivery.services import delivery_announce
@@ -209,6 +210,9 @@ def email_accept(*, account: Account, data: Any, sealed: bool = False) -> Email:
     email.sealed = sealed
     if version is not None:
         email.template_version = version
+    # The quota first (402 when spent). It commits on its own: a crash before the INSERT leaves one unit reserved
+    # for an email that does not exist, the price of keeping accept free of a transaction.
+    usage_reserve(account_id=account.pk, channel="email", message_ids=_billable([email]))
     # A lone INSERT needs no transaction of its own: one round trip instead of three on the hot path.
     atomic = bool(email.dropped_recipients) or transaction.get_connection().in_atomic_block
     try:
@@ -217,11 +221,17 @@ def email_accept(*, account: Account, data: Any, sealed: bool = False) -> Email:
             EmailEvent.objects.bulk_create(suppressed_events([email]))
             _after_commit([email])
     except IntegrityError:
+        usage_release(channel="email", message_ids=_billable([email]))
         existing = Email.objects.filter(account=account, client_email_id=email.client_email_id).first()
         if existing is None:
             raise
         raise DuplicateClientEmailId(str(email.client_email_id), existing.id) from None
     return email
+
+
+def _billable(emails: Sequence[Email]) -> list[uuid.UUID]:
+    """The emails that take a unit of the quota: all but those whose every recipient was dropped at accept."""
+    return [email.pk for email in emails if email.status != Email.Status.SUPPRESSED]
 
 
 @dataclass
@@ -306,8 +316,11 @@ def _store_batch(account: Account, results: list[BatchItemResult]) -> None:
     if not emails:
         return
     with transaction.atomic():
+        emails = _reserve_batch(account, results)
         # A unique constraint, not a read-then-write: rows whose client_email_id exists are skipped by the database.
         kept, holders = outbox_store_new(emails, account_id=account.pk, client_id_field="client_email_id")
+        kept_ids = {email.pk for email in kept}
+        usage_release(channel="email", message_ids=_billable([e for e in emails if e.pk not in kept_ids]))
         EmailEvent.objects.bulk_create(suppressed_events(kept))
         _after_commit(kept)
     stored = {email.pk for email in kept}
@@ -315,3 +328,22 @@ def _store_batch(account: Account, results: list[BatchItemResult]) -> None:
         if result.email is not None and result.email.pk not in stored:
             result.duplicate_of = holders.get(result.email.client_email_id)
             result.email = None
+
+
+def _reserve_batch(account: Account, results: list[BatchItemResult]) -> list[Email]:
+    """Quota units for as many of the batch's emails as it allows, in the request's order (402 when it allows
+    none); those left out are rejected with an error saying so. Returns the emails to store."""
+    granted = set(usage_reserve(account_id=account.pk, channel="email", message_ids=_billable(
+        [r.email for r in results if r.email is not None]), partial=True))  # fmt: skip
+    for index, result in enumerate(results):
+        email = result.email
+        if email is not None and email.status != Email.Status.SUPPRESSED and email.pk not in granted:
+            result.email = None
+            result.errors = [
+                error_entry(
+                    ["body", "emails", index],
+                    f"not accepted: {QUOTA_SPENT}",
+                    "value_error.quota_exceeded",
+                )
+            ]
+    return [r.email for r in results if r.email is not None]

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
+from billing.quota import usage_release
 from config.api.errors import UnprocessableEntity, error_entry
 from config.delivery.services import delivery_announce
 from emails.models import Email, EmailEvent
@@ -22,6 +23,7 @@ def email_cancel(*, email: Email) -> Email:
     if not Email.objects.filter(pk=email.pk, status__in=Email.WAITING).update(status=Email.Status.CANCELLED):
         email.refresh_from_db(fields=["status"])
         raise NotCancellable(f"The email is {email.status}; only scheduled or queued emails can be cancelled.")
+    usage_release(channel="email", message_ids=[email.pk])
     EmailEvent.objects.create(
         account_id=email.account_id,
         email=email,

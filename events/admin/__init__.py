@@ -1,6 +1,6 @@
 """The events app's operator pages; importing the modules registers them."""
 
-from events.admin import dashboards, reputation, timeline, webhooks
+from events.admin import automations, dashboards, reputation, timeline, webhooks
 from events.broadcasts import admin as broadcasts
 
-__all__ = ["broadcasts", "dashboards", "reputation", "timeline", "webhooks"]
+__all__ = ["automations", "broadcasts", "dashboards", "reputation", "timeline", "webhooks"]

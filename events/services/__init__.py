@@ -1,5 +1,6 @@
 """Writes and business rules of the events app. Import from here; the submodules are the implementation."""
 
+from events.services.billing_alerts import billing_alerts_send
 from events.services.health import connection_health
 from events.services.notifications import (
     batches_room,
@@ -55,6 +56,7 @@ from events.services.webhook_drain import (
 
 __all__ = [
     "batches_room",
+    "billing_alerts_send",
     "connection_health",
     "connection_provision",
     "connections_to_check",

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import AwsConnection
 from accounts.ratelimit import shared_redis
+from emails.inbox import services as inbox_services
 from events import aws, parsing, sns
 from events.models import SnsNotification
 from events.services import reputation, timeline
@@ -348,7 +349,17 @@ def _process_message(notification: SnsNotification, text: Any) -> None:
         message = json.loads(text) if isinstance(text, str) else None
     except ValueError:
         message = None
-    if parsing.is_ses_payload(message):
+    if inbox_services.is_inbound_notification(message):
+        assert isinstance(message, dict)
+        # Mail received by an SES receipt rule: the team inbox threads it (emails/inbox).
+        notification.kind = SnsNotification.Kind.INBOUND
+        notification.event_type = "Received"
+        notification.ses_message_id = str((message.get("mail") or {}).get("messageId") or "")[:255]
+        received = inbox_services.inbound_receive(
+            connection=notification.connection, message=message, received_at=notification.received_at
+        )
+        notification.result = received.result
+    elif parsing.is_ses_payload(message):
         assert isinstance(message, dict)
         notification.kind = SnsNotification.Kind.SES_EVENT
         notification.result = timeline.ses_event_record(notification=notification, message=message)

@@ -34,7 +34,9 @@ from events.models import WebhookDelivery, WebhookEndpoint
 logger = logging.getLogger("sesame.events")
 
 SECRET_PREFIX = "whsec_"  # noqa: S105  (a label, not a secret)
-EVENT_TYPES = (*parsing.KNOWN_TYPES, "*")
+# Events of the account itself, beside the messages' (billing.usage_alert: 80, 90 and 100% of included emails used).
+ACCOUNT_EVENT_TYPES = ("billing.usage_alert",)
+EVENT_TYPES = (*parsing.KNOWN_TYPES, *ACCOUNT_EVENT_TYPES, "*")
 
 
 class EndpointRefused(ValueError):
@@ -186,6 +188,15 @@ def webhook_deliveries_create(*, events: list[EmailEvent], email: Email | None) 
     account_id = events[0].account_id if events else None
     if account_id is None:
         return 0
+    return _deliveries_queue(account_id, [(event, event.event_type, event_payload(event, email)) for event in events])
+
+
+def webhook_account_event_emit(*, account_id: Any, event_type: str, payload: dict[str, Any]) -> int:
+    """Queue an event about the account itself (not about a message) for its endpoints that want it."""
+    return _deliveries_queue(account_id, [(None, event_type, {"type": event_type, **payload})])
+
+
+def _deliveries_queue(account_id: Any, items: list[tuple[EmailEvent | None, str, dict[str, Any]]]) -> int:
     endpoints = list(WebhookEndpoint.objects.filter(account_id=account_id, is_active=True))
     now = timezone.now()
     deliveries = WebhookDelivery.objects.bulk_create(
@@ -194,14 +205,14 @@ def webhook_deliveries_create(*, events: list[EmailEvent], email: Email | None) 
                 endpoint=endpoint,
                 account_id=account_id,
                 event=event,
-                event_type=event.event_type,
-                payload=event_payload(event, email),
+                event_type=event_type,
+                payload=payload,
                 next_attempt_at=now,
                 give_up_at=now + timedelta(hours=settings.SESAME_WEBHOOK_RETRY_HOURS),
             )
-            for event in events
+            for event, event_type, payload in items
             for endpoint in endpoints
-            if endpoint.wants(event.event_type)
+            if endpoint.wants(event_type)
         ]
     )
     if deliveries:

@@ -1,16 +1,19 @@
 from typing import Any
 
 import factory
+from django.utils import timezone
 
 from accounts import services
 from accounts.models import Account, AwsConnection
 from billing.defaults import DEFAULT_PLANS
 from billing.models import Plan
+from billing.services import subscription_start
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Account
+        skip_postgeneration_save = True
 
     class Params:
         plan_slug = "free"
@@ -18,6 +21,11 @@ class AccountFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Account {n}")
     owner_email = factory.LazyAttribute(lambda a: f"owner@{a.name.lower().replace(' ', '-')}.test")
     plan = factory.LazyAttribute(lambda a: default_plan(a.plan_slug))
+
+    @factory.post_generation
+    def subscription(account: Account, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create and extracted is not False:  # subscription=False: the test starts it itself
+            subscription_start(account_id=account.pk, plan=account.plan, today=timezone.now().date())
 
 
 def default_plan(slug: str) -> Plan:

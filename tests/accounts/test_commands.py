@@ -22,6 +22,6 @@ def test_create_account_prints_account_and_working_token(api):
 
 
 def test_create_account_with_unknown_plan_names_the_known_ones():
-    with pytest.raises(CommandError, match="Unknown plan 'gold'; known plans: free, paid, enterprise"):
+    with pytest.raises(CommandError, match="Unknown plan 'gold'; known plans: free, starter, paid, scale, enterprise"):
         call_command("create_account", "Acme", "--plan", "gold")
     assert not Account.objects.filter(name="Acme").exists()

@@ -2,12 +2,9 @@
 effect on the very next request in every process. Two real gunicorn processes serve the test database here."""
 
 import json
-import socket
-import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,38 +12,12 @@ import pytest
 from accounts.services import account_set_status, api_token_create
 from billing.models import Plan
 from emails.models import Identity
-from tests.conftest import ServiceProcess
 from tests.emails.factories import sending_connection
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def two_servers(celery_env: dict[str, str], tmp_path: Any) -> Iterator[list[str]]:
-    urls, started = [], []
-    for n in range(2):
-        port = _free_port()
-        log = (tmp_path / f"web-{n}.log").open("ab")
-        command = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "1", "-b", f"127.0.0.1:{port}"]
-        started.append(ServiceProcess(command, log, {**celery_env, "SESAME_ALLOWED_HOSTS": "127.0.0.1"}))
-        urls.append(f"http://127.0.0.1:{port}")
-    for url in urls:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/healthz", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError((tmp_path / "web-0.log").read_text()) from None
-                time.sleep(0.2)
-    yield urls
-    for server in started:
-        server.stop()
+def two_servers(start_web: Callable[..., str]) -> list[str]:
+    return [start_web("-w", "1") for _ in range(2)]
 
 
 def call(url: str, token: str, path: str, *, method: str = "GET", body: Any = None) -> tuple[int, Any]:

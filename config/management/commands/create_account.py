@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.services import PlanNotFound
+from billing.services import PlanNotFound
 from config import onboarding
 
 
@@ -16,7 +16,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
-        parser.add_argument("--plan", default="free", help="Plan slug: free, paid or enterprise (default free).")
+        parser.add_argument(
+            "--plan", default="free", help="Plan slug: free, starter, paid, scale or enterprise (default free)."
+        )
         parser.add_argument("--owner", default="", help="The account owner's email address.")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -1,0 +1,51 @@
+"""Billing's writes and rules: subscriptions and periods, and invoices (quotas and the ledger: billing/quota.py)."""
+
+from billing.services.invoices import (
+    InvoiceStateError,
+    LineDraft,
+    invoice_lines,
+    invoice_mark_paid,
+    invoice_void,
+    lines_total,
+    period_changes,
+    period_close,
+    periods_close_due,
+    periods_due,
+)
+from billing.services.subscriptions import (
+    PlanChangeRefused,
+    PlanNotFound,
+    Proration,
+    account_create_subscribed,
+    period_current,
+    plan_by_slug,
+    subscription_cancel,
+    subscription_change_plan,
+    subscription_for_account,
+    subscription_set_overage_cap,
+    subscription_start,
+)
+
+__all__ = [
+    "InvoiceStateError",
+    "LineDraft",
+    "PlanChangeRefused",
+    "PlanNotFound",
+    "Proration",
+    "account_create_subscribed",
+    "invoice_lines",
+    "invoice_mark_paid",
+    "invoice_void",
+    "lines_total",
+    "period_changes",
+    "period_close",
+    "period_current",
+    "periods_close_due",
+    "periods_due",
+    "plan_by_slug",
+    "subscription_cancel",
+    "subscription_change_plan",
+    "subscription_for_account",
+    "subscription_set_overage_cap",
+    "subscription_start",
+]
