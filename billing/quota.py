@@ -39,6 +39,10 @@ SELECT id, emails_used, included_emails FROM period
 """
 
 
+# Why a message of a batch was left out once the quota ran out part way (the first ones got their units).
+QUOTA_SPENT = "the account's email quota for this billing period is spent (see GET /v1/billing)"
+
+
 class QuotaExceeded(APIException):
     status_code = 402
     default_detail = "This account's email quota for the billing period is spent."

@@ -26,6 +26,8 @@ urlpatterns = [
     # Links in bulk email (RFC 8058 one-click unsubscribe, the preference centre): the token is the credential.
     path("u/<str:token>", unsubscribe, name="unsubscribe"),
     path("u/<str:token>/preferences", preferences, name="preferences"),
+    # Sign-up forms' public script, endpoint and confirmation pages (no token).
+    path("f/", include("emails.forms.urls")),
     path("webhooks/sns/<str:connection_id>", sns_webhook, name="sns-webhook"),
     # Pendable's clients post to /emails without a version prefix.
     path("emails", lean_accept(PendableEmailAliasViewSet.as_view({"post": "create"})), name="email-create-pendable"),

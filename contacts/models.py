@@ -102,6 +102,7 @@ class ContactEvent(models.Model):
         IMPORT = "import", "Import"
         WEB = "web", "Unsubscribe or preference page"
         ADMIN = "admin", "Operator console"
+        FORM = "form", "Sign-up form"
         AUTOMATION = "automation", "Automation"
 
     account = models.ForeignKey(

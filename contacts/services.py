@@ -233,6 +233,7 @@ _METHOD_SOURCE = {
     "mailto": ContactEvent.Source.EMAIL,
     "api": ContactEvent.Source.API,
     "admin": ContactEvent.Source.ADMIN,
+    "signup_form": ContactEvent.Source.FORM,
 }
 
 

@@ -4,7 +4,9 @@
   contact's status becomes `unsubscribed`); a Topic opts the contact out of that topic only. Idempotent: returns
   whether anything changed. Each change is one `unsubscribed` event on the contact's timeline.
 - `contact_topics_set(*, contact, subscribed_topic_ids, source)`: the preference centre's save (opt back in too).
-- `contact_resubscribe(*, contact, source)`: back to `subscribed` (a preference-centre choice, never automatic).
+- `contact_topic_subscribe(*, contact, topic, source) -> bool`: back into one topic (a confirmed sign-up form).
+- `contact_resubscribe(*, contact, source)`: back to `subscribed` (a preference-centre choice or a confirmed sign-up,
+  never automatic).
 - `topic_create / topic_update / topic_delete`, `preference_settings_for(account_id=)`.
 - `contacts.selectors.contacts_reachable(contacts=, topic_id=)`: what every bulk send keeps of an audience.
 
@@ -30,6 +32,7 @@ class Source(TextChoices):
     MAILTO = "mailto", "Email to the unsubscribe address"
     API = "api", "API"
     ADMIN = "admin", "Operator console"
+    SIGNUP_FORM = "signup_form", "Sign-up form (confirmed)"
 
 
 def _record(contact: Contact, name: str, source: str, topic: Topic | None) -> None:
@@ -75,6 +78,17 @@ def contact_resubscribe(*, contact: Contact, source: str) -> bool:
 
 
 @transaction.atomic
+def contact_topic_subscribe(*, contact: Contact, topic: Topic, source: str) -> bool:
+    """Take back the contact's opt-out of `topic`, if it has one; returns whether it had."""
+    if topic.account_id != contact.account_id:
+        raise ContactError("That topic belongs to another account.", field="topic")
+    changed = bool(TopicOptOut.objects.filter(contact=contact, topic=topic).delete()[0])
+    if changed:
+        _record(contact, "topic_subscribed", source, topic)
+    return changed
+
+
+@transaction.atomic
 def contact_topics_set(*, contact: Contact, subscribed_topic_ids: Iterable[int], source: str) -> None:
     """Opt the contact out of every topic of its account not in `subscribed_topic_ids`, and back into those in it."""
     wanted = set(subscribed_topic_ids)
@@ -82,8 +96,7 @@ def contact_topics_set(*, contact: Contact, subscribed_topic_ids: Iterable[int],
     opted_out = set(TopicOptOut.objects.filter(contact=contact).values_list("topic_id", flat=True))
     for topic in topics:
         if topic.pk in wanted and topic.pk in opted_out:
-            TopicOptOut.objects.filter(contact=contact, topic=topic).delete()
-            _record(contact, "topic_subscribed", source, topic)
+            contact_topic_subscribe(contact=contact, topic=topic, source=source)
         elif topic.pk not in wanted and topic.pk not in opted_out:
             contact_unsubscribe(contact=contact, topic=topic, source=source)
 

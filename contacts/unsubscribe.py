@@ -71,7 +71,10 @@ def unsubscribe_token_read(token: str) -> tuple[uuid.UUID, int, int | None]:
         raw = base64.b32decode(token.strip().upper() + "=" * (-len(token.strip()) % 8))
     except (ValueError, UnicodeError) as exc:
         raise InvalidUnsubscribeToken("not an unsubscribe token") from exc
-    if len(raw) != _TAG_BYTES + _IDS.size:
+    # Only the one spelling the token was issued in: base32's last character carries spare bits, and a token that
+    # differs in them must not read as the same one.
+    canonical = base64.b32encode(raw).decode().rstrip("=").lower()
+    if len(raw) != _TAG_BYTES + _IDS.size or canonical != token.strip().lower():
         raise InvalidUnsubscribeToken("not an unsubscribe token")
     tag, sealed = raw[:_TAG_BYTES], raw[_TAG_BYTES:]
     ids = bytes(a ^ b for a, b in zip(sealed, _keystream(tag), strict=True))

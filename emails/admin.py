@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from config.admin_logs import NoCountPaginator, ReadOnlyLogAdmin
 from emails import services
+from emails.forms import admin as forms_admin  # noqa: F401 (registers the sign-up forms' pages)
 from emails.inbox import admin as inbox_admin  # noqa: F401  (registers the team inbox's pages)
 from emails.models import BlockedDomain, Email, Identity, SimulatedMessage, Suppression
 from emails.selectors import email_timeline

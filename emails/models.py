@@ -269,3 +269,18 @@ class SimulatedMessage(models.Model):
 
     def __str__(self) -> str:
         return self.message_id
+
+
+# Sign-up forms live in their own package; Django finds models through this module.
+from emails.forms.models import SignupForm, SignupRequest  # noqa: E402
+
+__all__ = [
+    "BlockedDomain",
+    "Email",
+    "EmailEvent",
+    "Identity",
+    "SignupForm",
+    "SignupRequest",
+    "SimulatedMessage",
+    "Suppression",
+]

@@ -4,6 +4,7 @@ from celery import shared_task
 
 from accounts.models import AwsConnection
 from emails import services
+from emails.forms.services import signup_requests_forget_expired
 
 
 @shared_task(ignore_result=True)
@@ -21,6 +22,11 @@ def refresh_identities() -> None:
 @shared_task(ignore_result=True)
 def prune_email_bodies() -> None:
     services.email_bodies_prune()
+
+
+@shared_task(ignore_result=True)
+def forget_expired_signups() -> None:
+    signup_requests_forget_expired()
 
 
 @shared_task(ignore_result=True)

@@ -5,6 +5,7 @@ from emails.api.emails import EmailViewSet
 from emails.api.identities import IdentityViewSet
 from emails.api.lean import lean_route
 from emails.api.policy import BlockedDomainViewSet, SuppressionViewSet
+from emails.forms.api import SignupFormViewSet
 from emails.inbox.api import ConversationViewSet
 from emails.templating.api import TemplateViewSet
 
@@ -13,6 +14,7 @@ router.register("emails", EmailViewSet, basename="email")
 router.register("suppressions", SuppressionViewSet, basename="suppression")
 router.register("blocked-domains", BlockedDomainViewSet, basename="blocked-domain")
 router.register("identities", IdentityViewSet, basename="identity")
+router.register("forms", SignupFormViewSet, basename="signup-form")
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("templates", TemplateViewSet, basename="template")
 

@@ -5,7 +5,6 @@ runs in a task, so SNS gets its answer in milliseconds. Every refusal answers 4x
 nothing, and is logged with the reason and the source address (never the message itself).
 """
 
-import ipaddress
 import logging
 import time
 import uuid
@@ -19,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import AwsConnection
+from config.api.clients import client_ip
 from events import services, sns
 from events.models import SnsNotification
 
@@ -58,15 +58,6 @@ def _source(request: HttpRequest) -> str:
     forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))[:200]
     return f"{remote} (forwarded for {forwarded})" if forwarded else remote
 
-
-def _client_ip(request: HttpRequest) -> str | None:
-    candidate = str(request.META.get("REMOTE_ADDR") or "")
-    if settings.SECURE_PROXY_SSL_HEADER and request.META.get("HTTP_X_FORWARDED_FOR"):
-        candidate = str(request.META["HTTP_X_FORWARDED_FOR"]).split(",")[0].strip()
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:  # a unix socket, or a forged header: keep the notification, not the address
-        return None
 
 
 def _refuse(request: HttpRequest, connection_id: str, reason: str, status: int) -> JsonResponse:
@@ -126,7 +117,7 @@ def sns_webhook(request: HttpRequest, connection_id: str) -> JsonResponse:
             sns_timestamp=envelope.timestamp,
             origin=SnsNotification.Origin.SNS,
             received_at=timezone.now(),
-            source_ip=_client_ip(request),
+            source_ip=client_ip(request),
         )
     except IntegrityError:  # the connection was deleted since it was cached
         _known.pop(connection_uuid, None)

@@ -47,6 +47,12 @@ def _identity(account: Account) -> Any:
                                    name="victim.example", kind=Identity.Kind.DOMAIN)
 
 
+def _signup_form(account: Account) -> Any:
+    from tests.emails.factories import signup_form_for
+
+    return signup_form_for(account, name="victim")
+
+
 def _suppression(account: Account) -> Any:
     from emails.services import suppression_add
 
@@ -169,6 +175,7 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "identity-detail": _identity,
     "suppression-detail": _suppression,
     "blocked-domain-detail": _blocked_domain,
+    "signup-form-detail": _signup_form,
     "conversation-detail": _conversation,
     "conversation-reply": _conversation,
     "conversation-notes": _conversation,

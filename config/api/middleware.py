@@ -2,7 +2,8 @@
 
 - Errors Django answers itself (a path that matches no route, e.g. a non-numeric id; a method a plain view does
   not take; a CSRF or host refusal; an unhandled exception) carry the API's `{"detail": ...}` JSON body, not an
-  HTML page. The operator console under /admin/ and the recipients' pages under /u/ keep their HTML pages.
+  HTML page. The operator console under /admin/, the recipients' pages under /u/ and the sign-up confirmation
+  pages under /f/confirm/ keep their HTML pages.
 - OPTIONS answers the same way on every API view: 200 with the methods in `Allow` and in the body, no token
   needed (it reveals nothing else), and no view-specific metadata.
 """
@@ -22,7 +23,7 @@ _DETAIL = {
     413: "The request body is too large.",
     500: "Server error.",
 }
-_HTML_PAGES = ("/admin/", "/u/")
+_HTML_PAGES = ("/admin/", "/u/", "/f/confirm/")
 # Headers of the original answer that still hold for its JSON replacement.
 _KEPT_HEADERS = ("Allow", "Retry-After", "x-ratelimit-limit", "x-ratelimit-remaining")
 

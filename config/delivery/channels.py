@@ -118,9 +118,9 @@ class Channel:
                     break
                 chosen.append(row)
             claimed_at = timezone.now()
-            self.rows.filter(
-                pk__in=[row.pk for row in chosen], status__in=OutboxStatus.WAITING
-            ).update(status=OutboxStatus.SENDING, claimed_at=claimed_at, attempts=F("attempts") + 1)
+            self.rows.filter(pk__in=[row.pk for row in chosen], status__in=OutboxStatus.WAITING).update(
+                status=OutboxStatus.SENDING, claimed_at=claimed_at, attempts=F("attempts") + 1
+            )
         for row in chosen:
             row.status, row.claimed_at, row.attempts = OutboxStatus.SENDING, claimed_at, row.attempts + 1
         return chosen
@@ -163,9 +163,7 @@ class Channel:
                 self.release_quota([message])
 
     def requeue(self, message: Any) -> None:
-        self.rows.filter(pk=message.pk, status=OutboxStatus.SENDING).update(
-            status=OutboxStatus.QUEUED, claimed_at=None
-        )
+        self.rows.filter(pk=message.pk, status=OutboxStatus.SENDING).update(status=OutboxStatus.QUEUED, claimed_at=None)
 
     # -- beat's work ----------------------------------------------------------------------------------------
 
@@ -214,9 +212,9 @@ class Channel:
 
     def stale_sending(self, *, claimed_before: datetime) -> list[Any]:
         return list(
-            self.rows.filter(
-                status=OutboxStatus.SENDING, claimed_at__lt=claimed_before
-            ).only("pk", "account_id", "connection_id", "attempts", "claimed_at")
+            self.rows.filter(status=OutboxStatus.SENDING, claimed_at__lt=claimed_before).only(
+                "pk", "account_id", "connection_id", "attempts", "claimed_at"
+            )
         )
 
     def requeue_stale(self, rows: Sequence[Any], *, claimed_before: datetime) -> int:

@@ -191,9 +191,7 @@ class Engine:
             self.lanes.release(taken, consumed=0, drained=False)
             return
         try:
-            messages = channel.claim(
-                connection_id=connection.pk, now=now, limit=limit, budget=free, capacity=capacity
-            )
+            messages = channel.claim(connection_id=connection.pk, now=now, limit=limit, budget=free, capacity=capacity)
         except Exception:
             self.lanes.release(taken, consumed=0, drained=False)
             raise

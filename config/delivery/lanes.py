@@ -105,7 +105,8 @@ class Lanes(Protocol):
 
 
 # Shared by the scripts: the bucket's room, and when it next has room.
-_BUCKET_LUA = """
+_BUCKET_LUA = (
+    """
 local function bucket(lane, now)
   local spec = redis.call('HGET', 'sesame:lane-rates', lane)
   if not spec then return -1, now end
@@ -135,11 +136,14 @@ local function ring()
   redis.call('LPUSH', 'sesame:doorbell', '1')
   redis.call('LTRIM', 'sesame:doorbell', 0, DOORBELL_LAST)
 end
-""".replace("DOORBELL_LAST", str(_DOORBELL_MAX - 1)).replace("BATCH_SHARE", str(_BATCH_SHARE)).replace(
-    "LOOKAHEAD", str(LOOKAHEAD_MS)
+""".replace("DOORBELL_LAST", str(_DOORBELL_MAX - 1))
+    .replace("BATCH_SHARE", str(_BATCH_SHARE))
+    .replace("LOOKAHEAD", str(LOOKAHEAD_MS))
 )
 
-_TAKE = _BUCKET_LUA + """
+_TAKE = (
+    _BUCKET_LUA
+    + """
 local now = clock()
 local lease = tonumber(ARGV[1])
 for _ = 1, 32 do
@@ -165,8 +169,11 @@ for _ = 1, 32 do
 end
 return {'', 0, 0, now, 0}
 """
+)
 
-_RELEASE = _BUCKET_LUA + """
+_RELEASE = (
+    _BUCKET_LUA
+    + """
 local lane, token, consumed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local drained, remove = ARGV[4] == '1', ARGV[5] == '1'
 local now = clock()
@@ -206,8 +213,11 @@ redis.call('ZADD', 'sesame:lanes', at, lane)
 ring()  -- idle feeders learn the lane's next turn (they saw only the lease while it was taken)
 return answer
 """.replace("PENDING", str(PENDING_MS))
+)
 
-_STAMP = _BUCKET_LUA + """
+_STAMP = (
+    _BUCKET_LUA
+    + """
 local lane, forget = ARGV[1], ARGV[2] == '1'
 local now = clock()
 local log = 'sesame:send:' .. lane
@@ -227,8 +237,11 @@ if not leased(lane) and redis.call('ZSCORE', 'sesame:lanes', lane) then
 end
 return 1
 """
+)
 
-_KICK = _BUCKET_LUA + """
+_KICK = (
+    _BUCKET_LUA
+    + """
 local now = clock()
 local rang = false
 for i = 1, #ARGV, 2 do
@@ -241,8 +254,11 @@ end
 if rang then ring() end
 return 1
 """
+)
 
-_HOLD = _BUCKET_LUA + """
+_HOLD = (
+    _BUCKET_LUA
+    + """
 local now = clock()
 local lane, until_ms = ARGV[1], now + tonumber(ARGV[2])
 if until_ms > hold_of(lane) then
@@ -251,11 +267,15 @@ end
 redis.call('ZADD', 'sesame:lanes', 'GT', until_ms, lane)
 return 1
 """
+)
 
-_FREE = _BUCKET_LUA + """
+_FREE = (
+    _BUCKET_LUA
+    + """
 local free = bucket(ARGV[1], clock())
 return free
 """
+)
 
 
 class RedisLanes:

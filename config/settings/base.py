@@ -10,6 +10,7 @@ from config.settings.inbox import *  # noqa: F403
 from config.settings.paths import BASE_DIR, VAR_DIR
 from config.settings.push import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
+from config.settings.signup_forms import *  # noqa: F403
 from config.settings.sms import *  # noqa: F403
 from config.settings.unsubscribe import *  # noqa: F403
 

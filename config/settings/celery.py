@@ -60,6 +60,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "emails.refresh-send-quotas": {"task": "emails.tasks.refresh_send_quotas", "schedule": 600.0},
     "emails.refresh-identities": {"task": "emails.tasks.refresh_identities", "schedule": 600.0},
     "emails.prune-bodies": {"task": "emails.tasks.prune_email_bodies", "schedule": 3600.0},
+    "emails.forget-expired-signups": {"task": "emails.tasks.forget_expired_signups", "schedule": 3600.0},
     "emails.inbox-wake": {"task": "emails.tasks.conversations_wake", "schedule": 60.0},
     # events: finish stored SNS notifications, match early events, reputation ticks, outbound webhook retries
     "events.sweep-notifications": {"task": "events.tasks.notifications_sweep", "schedule": 60.0},

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AwsConnection
 from accounts.tenant_cache import tenant_memo
-from billing.quota import usage_release, usage_reserve
+from billing.quota import QUOTA_SPENT, usage_release, usage_reserve
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
 from config.delivery.rows import outbox_insert, outbox_row, outbox_store_new
 from config.delivery.services import delivery_announce
@@ -342,7 +342,7 @@ def _reserve_batch(account: Account, results: list[BatchItemResult]) -> list[Ema
             result.errors = [
                 error_entry(
                     ["body", "emails", index],
-                    "not accepted: the account's email quota for this billing period is spent (see GET /v1/billing)",
+                    f"not accepted: {QUOTA_SPENT}",
                     "value_error.quota_exceeded",
                 )
             ]

@@ -2,13 +2,15 @@
 `client_email_id` each, so a batch stored twice stores nothing twice, and taken back while still waiting.
 
 The caller has checked the sender and the connection once for the whole send; recipient policy (suppression list,
-blocked and disposable domains, unsubscribes when the account applies them to all mail) is checked here, per
-batch, as at accept.
+blocked and disposable domains, unsubscribes when the account applies them to all mail) and the billing quota are
+checked here, per batch, as at accept. An email the quota no longer allows is stored `failed`, saying so, so a
+broadcast shows why it stopped reaching people.
 """
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -17,6 +19,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from accounts.models import Account, AwsConnection
+from billing.quota import QUOTA_SPENT, QuotaExceeded, usage_release, usage_reserve
 from config.delivery.rows import outbox_store_new
 from config.delivery.services import delivery_announce
 from emails.addresses import Address
@@ -83,12 +86,47 @@ def emails_enqueue_bulk(*, sender: BulkSender, items: Sequence[BulkEmail]) -> di
             email.status = Email.Status.SUPPRESSED
         rows.append(email)
     with transaction.atomic():
+        reserved = _reserve(sender.account, rows, now)
         kept, holders = outbox_store_new(rows, account_id=sender.account.pk, client_id_field="client_email_id")
-        EmailEvent.objects.bulk_create(suppressed_events(kept))
+        kept_ids = {email.pk for email in kept}
+        usage_release(channel="email", message_ids=[pk for pk in reserved if pk not in kept_ids])
+        EmailEvent.objects.bulk_create([*suppressed_events(kept), *_quota_events(kept)])
         if any(email.status == Email.Status.QUEUED for email in kept):
             delivery_announce(channel="email", connection_ids=[sender.connection.pk])
     stored = {email.client_email_id: email.pk for email in kept}
     return {item.client_email_id: stored.get(item.client_email_id) or holders[item.client_email_id] for item in items}
+
+
+def _reserve(account: Account, rows: Sequence[Email], now: datetime) -> list[uuid.UUID]:
+    """Quota units for the queued rows, in order; those it no longer allows become `failed`. Returns the ids
+    that hold a unit."""
+    queued = [email.pk for email in rows if email.status == Email.Status.QUEUED]
+    try:
+        granted = usage_reserve(account_id=account.pk, channel="email", message_ids=queued, partial=True)
+        reason = QUOTA_SPENT
+    except QuotaExceeded as exc:
+        granted, reason = [], str(exc.detail)
+    allowed = set(granted)
+    for email in rows:
+        if email.status == Email.Status.QUEUED and email.pk not in allowed:
+            email.status, email.failure_reason = Email.Status.FAILED, f"not sent: {reason}"
+    return granted
+
+
+def _quota_events(emails: Sequence[Email]) -> list[EmailEvent]:
+    return [
+        EmailEvent(
+            account_id=email.account_id,
+            email=email,
+            connection_id=email.connection_id,
+            source=EmailEvent.Source.SESAME,
+            event_type="failed",
+            detail=email.failure_reason,
+            occurred_at=email.created_at,
+        )
+        for email in emails
+        if email.status == Email.Status.FAILED
+    ]
 
 
 def emails_withdraw(*, email_ids: Sequence[Any], reason: str) -> set[uuid.UUID]:

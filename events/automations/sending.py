@@ -9,6 +9,7 @@ message's client id is `automation-<run>-<step>`, so a step retried after a fail
 from typing import Any
 
 from accounts.models import Account
+from billing.quota import QuotaExceeded
 from config.api.errors import UnprocessableEntity
 from contacts.models import Contact, Topic
 from contacts.selectors import contact_opted_out_topic_ids
@@ -137,6 +138,8 @@ def automation_send(
         return Outcome.SENT, detail
     except UnprocessableEntity as exc:
         raise StepFailed("; ".join(str(entry["msg"]) for entry in exc.entries)) from None
+    except QuotaExceeded as exc:  # the account's email quota is spent: this run's send cannot happen
+        raise StepFailed(str(exc.detail)) from None
     if suppressed:
         detail["reason"] = "suppressed by the channel (suppression list or opt-out)"
         return Outcome.SKIPPED, detail

@@ -1,7 +1,5 @@
-import ipaddress
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -10,6 +8,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import request_account
 from accounts.scoping import AccountScopedMixin
+from config.api.clients import client_ip
 from config.api.schema import common_responses, unprocessable
 from config.api.serializers import DetailSerializer
 from sms import examples, services
@@ -27,17 +26,6 @@ REFUSED = OpenApiResponse(
         )
     ],
 )
-
-
-def client_ip(request: Request) -> str | None:
-    """The caller's address: X-Forwarded-For's first hop only behind a trusted proxy (SESAME_BEHIND_PROXY)."""
-    candidate = str(request.META.get("REMOTE_ADDR") or "")
-    if settings.SECURE_PROXY_SSL_HEADER and request.META.get("HTTP_X_FORWARDED_FOR"):
-        candidate = str(request.META["HTTP_X_FORWARDED_FOR"]).split(",")[0].strip()
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
 
 
 class OtpViewSet(AccountScopedMixin[OtpVerification], mixins.RetrieveModelMixin, viewsets.GenericViewSet):

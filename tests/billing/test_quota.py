@@ -130,3 +130,34 @@ def test_each_alert_threshold_is_recorded_once_per_period(api, free):
     client.post("/v1/emails/batch", {"emails": [email_body() for _ in range(500)]}, format="json")
     assert UsageAlert.objects.count() == 3
     assert BillingPeriod.objects.get(account=free).emails_used == 2_500
+
+
+def test_bulk_emails_take_what_the_quota_allows_and_the_rest_fail_saying_why(free):
+    from emails.addresses import parse_address
+    from emails.services import BulkEmail, BulkSender, emails_enqueue_bulk
+
+    use(free, 2_998)
+    sender = BulkSender(
+        account=free,
+        connection=free.aws_connections.get(),
+        from_address="News <news@example.com>",
+        reply_to="",
+        priority=90,
+        tags=[],
+        custom_fields={},
+    )
+    items = [
+        BulkEmail(client_email_id=f"b-{i}", to=parse_address(f"reader{i}@example.net"), subject="Hi", html_body="",
+                  text_body="Hello")
+        for i in range(4)
+    ]  # fmt: skip
+    stored = emails_enqueue_bulk(sender=sender, items=items)
+    statuses = [Email.objects.get(pk=stored[f"b-{i}"]).status for i in range(4)]
+    assert statuses == ["queued", "queued", "failed", "failed"]
+    failed = Email.objects.get(pk=stored["b-3"])
+    assert "quota for this billing period is spent" in failed.failure_reason
+    assert failed.events.filter(event_type="failed").exists()
+    assert current_period(free).emails_used == 3_000
+    # Stored again (a retried batch), nothing is stored or counted twice.
+    assert emails_enqueue_bulk(sender=sender, items=items) == stored
+    assert current_period(free).emails_used == 3_000

@@ -31,3 +31,24 @@ def email_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return {key: value for key, value in body.items() if value is not None}
+
+
+def signup_form_for(account: Account, **overrides: Any) -> Any:
+    """A sign-up form through the service (so the same rules hold), sending from a verified example.com."""
+    from emails.forms.services import signup_form_create
+
+    verified = Identity.objects.filter(account=account, status=Identity.Status.VERIFIED, name="example.com")
+    connection = verified.values_list("connection__identifier", flat=True).first()
+    if connection is None:
+        connection = sending_connection(account, identifier="forms").identifier
+    values: dict[str, Any] = {
+        "config_identifier": connection,
+        "name": "Newsletter",
+        "sender": "Acme <news@example.com>",
+        "allowed_origins": ["https://www.acme.test"],
+        "tags": ["newsletter", "website"],
+        "ask_name": True,
+        "consent_text": "I agree to receive Acme's monthly newsletter.",
+    }
+    values.update(overrides)
+    return signup_form_create(account=account, values=values)

@@ -276,7 +276,12 @@ def test_timeline_merges_milestones_and_events_in_time_order(client_for, account
     sent_at = email.created_at + timedelta(seconds=2)
     Email.objects.filter(pk=email_id).update(status="delivered", sent_at=sent_at, ses_message_id="m-1")
     for offset, kind in ((1, "send"), (3, "delivery")):
-        EmailEvent.objects.create(account=account, email=email, source="ses", event_type=kind,
-                                  occurred_at=email.created_at + timedelta(seconds=offset))
+        EmailEvent.objects.create(
+            account=account,
+            email=email,
+            source="ses",
+            event_type=kind,
+            occurred_at=email.created_at + timedelta(seconds=offset),
+        )
     timeline = client_for.get(f"/v1/emails/{email_id}").json()["timeline"]
     assert [entry["type"] for entry in timeline] == ["accepted", "send", "sent", "delivery"]

@@ -65,8 +65,17 @@ class Command(BaseCommand):
         commands = {"web": [python, manage, "runserver", bind, "--noreload", "--insecure"]}
         if with_worker:
             commands["worker"] = [
-                python, "-m", "celery", "-A", "config", "worker", "-l", "info",
-                "-Q", settings.SESAME_WORKER_QUEUES, *self._pool_options(),
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-l",
+                "info",
+                "-Q",
+                settings.SESAME_WORKER_QUEUES,
+                *self._pool_options(),
             ]
             commands["beat"] = [python, "-m", "celery", "-A", "config", "beat", "-l", "info"]
         env = {**os.environ, "SESAME_NO_BOOTSTRAP": "1"}
