@@ -154,6 +154,30 @@ def _invoice(account: Account) -> Any:
     return period_close(period_id=period.pk, now=timezone.now() + (period.ends_on - timezone.now().date()))
 
 
+def _automation(account: Account) -> Any:
+    from tests.events.automations_helpers import automation_for
+
+    return automation_for(account, active=False)
+
+
+def _automation_run(account: Account) -> dict[str, Any]:
+    """The one route with two ids: its keyword arguments, both the owner's."""
+    from events.automations.models import AutomationRun
+    from tests.contacts.factories import contact_for
+    from tests.events.automations_helpers import automation_for
+
+    automation = automation_for(account)
+    contact = contact_for(account)
+    run = AutomationRun.objects.create(
+        account=account,
+        automation=automation,
+        version=automation.versions.get(),
+        contact=contact,
+        enrolled_at=timezone.now(),
+    )
+    return {"pk": automation.pk, "run_id": run.pk}
+
+
 OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "token-detail": lambda account: services.api_token_create(account=account, name="victim")[0],
     "aws-connection-detail": lambda account: connection_for(account, identifier="victim"),
@@ -200,6 +224,11 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "template-versions": _template,
     "template-preview": _template,
     "invoice-detail": _invoice,
+    "automation-detail": _automation,
+    "automation-activate": _automation,
+    "automation-pause": _automation,
+    "automation-runs": _automation,
+    "automation-run": _automation_run,
 }
 
 
@@ -228,8 +257,11 @@ def test_every_route_with_an_id_is_registered():
 def test_another_accounts_object_answers_404_on_every_method(name, account, other_account, api):
     owned = OWNED_OBJECTS[name](account)
     [pattern] = [p for _, p in _detail_routes() if p.name == name]
-    [param] = list(pattern.pattern.regex.groupindex)
-    url = reverse(name, kwargs={param: owned.pk})
+    if isinstance(owned, dict):
+        url = reverse(name, kwargs=owned)
+    else:
+        [param] = list(pattern.pattern.regex.groupindex)
+        url = reverse(name, kwargs={param: owned.pk})
     intruder = api(other_account)
     statuses = {
         m: getattr(intruder, m)(url, {}, format="json").status_code for m in ("get", "post", "put", "patch", "delete")
