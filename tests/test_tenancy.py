@@ -160,8 +160,7 @@ def _automation(account: Account) -> Any:
     return automation_for(account, active=False)
 
 
-def _automation_run(account: Account) -> dict[str, Any]:
-    """The one route with two ids: its keyword arguments, both the owner's."""
+def _automation_run(account: Account) -> Any:
     from events.automations.models import AutomationRun
     from tests.contacts.factories import contact_for
     from tests.events.automations_helpers import automation_for
@@ -175,7 +174,7 @@ def _automation_run(account: Account) -> dict[str, Any]:
         contact=contact,
         enrolled_at=timezone.now(),
     )
-    return {"pk": automation.pk, "run_id": run.pk}
+    return run
 
 
 OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
@@ -230,6 +229,10 @@ OWNED_OBJECTS: dict[str, Callable[[Account], Any]] = {
     "automation-runs": _automation,
     "automation-run": _automation_run,
 }
+# Routes with more than one id: their URL arguments from the owned object.
+ROUTE_KWARGS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "automation-run": lambda run: {"pk": run.automation_id, "run_id": run.pk},
+}
 
 
 def _routes(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
@@ -257,8 +260,8 @@ def test_every_route_with_an_id_is_registered():
 def test_another_accounts_object_answers_404_on_every_method(name, account, other_account, api):
     owned = OWNED_OBJECTS[name](account)
     [pattern] = [p for _, p in _detail_routes() if p.name == name]
-    if isinstance(owned, dict):
-        url = reverse(name, kwargs=owned)
+    if name in ROUTE_KWARGS:
+        url = reverse(name, kwargs=ROUTE_KWARGS[name](owned))
     else:
         [param] = list(pattern.pattern.regex.groupindex)
         url = reverse(name, kwargs={param: owned.pk})
