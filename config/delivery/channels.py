@@ -69,11 +69,13 @@ class Channel:
         self, connection_id: uuid.UUID, now: datetime, limit: int, budget: int, capacity: int
     ) -> list[Any]:
         # One statement: lock the candidates in claim order, keep those within the budget, update, return them.
-        # claimed_at is the transaction's start (autocommit: this statement's), which precedes its snapshot, so
-        # everything committed before claimed_at was seen. "Due" includes all that is due by then. Claims of a
-        # connection never overlap (the lane), so a locked row is one a cancel or release is touching: wait for it
-        # rather than skip it, or a higher priority could be passed over. A suspended account or a deactivated
-        # connection claims nothing from the moment that change commits: its messages wait, held, not dropped.
+        # claimed_at is when the rows were locked: one value for the statement (an initplan, evaluated at its first
+        # use, after the candidates' locks were granted), so a claim that waited behind a long cancel does not
+        # hand its senders rows the sweeper already takes for stale. "Due" includes all that is due by the
+        # statement's start. Claims of a connection never overlap (the lane), so a locked row is one a cancel or
+        # release is touching: wait for it rather than skip it, or a higher priority could be passed over. A
+        # suspended account or a deactivated connection claims nothing from the moment that change commits: its
+        # messages wait, held, not dropped.
         sql = f"""
             WITH due AS (
                 SELECT id, cost, priority, send_at FROM {self.table}
@@ -89,7 +91,7 @@ class Channel:
                 FROM due
             )
             UPDATE {self.table} AS m
-            SET status = 'sending', claimed_at = transaction_timestamp(), attempts = m.attempts + 1
+            SET status = 'sending', claimed_at = (SELECT clock_timestamp()), attempts = m.attempts + 1
             FROM budgeted WHERE m.id = budgeted.id AND budgeted.running <= %s
             RETURNING m.*
         """  # noqa: S608 (the table name comes from the model, never from input)
