@@ -170,17 +170,27 @@ def _prepare(
     return email, []
 
 
+def sesame_event(email: Email, event_type: str, detail: str, recipient: str = "") -> EmailEvent:
+    """A line Sesame itself writes on a new email's timeline, dated with the email."""
+    return EmailEvent(
+        account_id=email.account_id,
+        email=email,
+        connection_id=email.connection_id,
+        source=EmailEvent.Source.SESAME,
+        event_type=event_type,
+        recipient=recipient,
+        detail=detail,
+        occurred_at=email.created_at,
+    )
+
+
 def suppressed_events(emails: Sequence[Email]) -> list[EmailEvent]:
     return [
-        EmailEvent(
-            account_id=email.account_id,
-            email=email,
-            connection_id=email.connection_id,
-            source=EmailEvent.Source.SESAME,
-            event_type="dropped",
+        sesame_event(
+            email,
+            "dropped",
+            f"not sent to {item['address']}: {item['reason'].replace('_', ' ')}",
             recipient=item["address"],
-            detail=f"not sent to {item['address']}: {item['reason'].replace('_', ' ')}",
-            occurred_at=email.created_at,
         )
         for email in emails
         for item in email.dropped_recipients

@@ -25,7 +25,7 @@ from config.delivery.services import delivery_announce
 from emails.addresses import Address
 from emails.models import Email, EmailEvent
 from emails.policy import RecipientPolicy
-from emails.services.accept import suppressed_events
+from emails.services.accept import sesame_event, suppressed_events
 
 
 @dataclass(frozen=True)
@@ -114,19 +114,8 @@ def _reserve(account: Account, rows: Sequence[Email], now: datetime) -> list[uui
 
 
 def _quota_events(emails: Sequence[Email]) -> list[EmailEvent]:
-    return [
-        EmailEvent(
-            account_id=email.account_id,
-            email=email,
-            connection_id=email.connection_id,
-            source=EmailEvent.Source.SESAME,
-            event_type="failed",
-            detail=email.failure_reason,
-            occurred_at=email.created_at,
-        )
-        for email in emails
-        if email.status == Email.Status.FAILED
-    ]
+    failed = [email for email in emails if email.status == Email.Status.FAILED]
+    return [sesame_event(email, "failed", email.failure_reason) for email in failed]
 
 
 def emails_withdraw(*, email_ids: Sequence[Any], reason: str) -> set[uuid.UUID]:
