@@ -14,9 +14,11 @@ from accounts.models import Account, AwsConnection
 from accounts.tenant_cache import tenant_memo
 from billing.quota import QUOTA_SPENT, usage_release, usage_reserve
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
-from config.delivery.rows import outbox_insert, outbox_row, outbox_store_new
+from config.delivery.batches import outbox_store_batch
+from config.delivery.rows import outbox_insert, outbox_row
 from config.delivery.services import delivery_announce
 from emails.addresses import Address, AddressError, parse_address
+from emails.channel import email_channel
 from emails.models import Email, EmailEvent, Identity, TemplateVersion
 from emails.policy import RecipientPolicy
 from emails.templating.sending import TemplateSends, names_template
@@ -328,11 +330,14 @@ def _store_batch(account: Account, results: list[BatchItemResult]) -> None:
     with transaction.atomic():
         emails = _reserve_batch(account, results)
         # A unique constraint, not a read-then-write: rows whose client_email_id exists are skipped by the database.
-        kept, holders = outbox_store_new(emails, account_id=account.pk, client_id_field="client_email_id")
-        kept_ids = {email.pk for email in kept}
-        usage_release(channel="email", message_ids=_billable([e for e in emails if e.pk not in kept_ids]))
-        EmailEvent.objects.bulk_create(suppressed_events(kept))
-        _after_commit(kept)
+        kept, holders = outbox_store_batch(
+            emails,
+            channel=email_channel,
+            account_id=account.pk,
+            client_id_field="client_email_id",
+            timeline=suppressed_events,
+            reserved=_billable(emails),
+        )
     stored = {email.pk for email in kept}
     for result in results:
         if result.email is not None and result.email.pk not in stored:

@@ -14,15 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import CharField, F, Value
-from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from accounts.models import Account, AwsConnection
-from billing.quota import QUOTA_SPENT, QuotaExceeded, usage_release, usage_reserve
-from config.delivery.rows import outbox_store_new
-from config.delivery.services import delivery_announce
+from billing.quota import QUOTA_SPENT, QuotaExceeded, usage_reserve
+from config.delivery.batches import outbox_store_batch, outbox_withdraw
 from emails.addresses import Address
+from emails.channel import email_channel
 from emails.models import Email, EmailEvent
 from emails.policy import RecipientPolicy
 from emails.services.accept import sesame_event, suppressed_events
@@ -87,12 +85,14 @@ def emails_enqueue_bulk(*, sender: BulkSender, items: Sequence[BulkEmail]) -> di
         rows.append(email)
     with transaction.atomic():
         reserved = _reserve(sender.account, rows, now)
-        kept, holders = outbox_store_new(rows, account_id=sender.account.pk, client_id_field="client_email_id")
-        kept_ids = {email.pk for email in kept}
-        usage_release(channel="email", message_ids=[pk for pk in reserved if pk not in kept_ids])
-        EmailEvent.objects.bulk_create([*suppressed_events(kept), *_quota_events(kept)])
-        if any(email.status == Email.Status.QUEUED for email in kept):
-            delivery_announce(channel="email", connection_ids=[sender.connection.pk])
+        kept, holders = outbox_store_batch(
+            rows,
+            channel=email_channel,
+            account_id=sender.account.pk,
+            client_id_field="client_email_id",
+            timeline=lambda kept: [*suppressed_events(kept), *_quota_events(kept)],
+            reserved=reserved,
+        )
     stored = {email.client_email_id: email.pk for email in kept}
     return {item.client_email_id: stored.get(item.client_email_id) or holders[item.client_email_id] for item in items}
 
@@ -119,33 +119,5 @@ def _quota_events(emails: Sequence[Email]) -> list[EmailEvent]:
 
 
 def emails_withdraw(*, email_ids: Sequence[Any], reason: str) -> set[uuid.UUID]:
-    """Cancel those of these emails that are still waiting (never handed to a sender), in the caller's
-    transaction; returns their ids. Their client_email_id gets a suffix, so the same item can be stored again
-    later. An email a sender claimed meanwhile is `sending` and stays: the lock below waits for the claim, and then
-    the row no longer matches. So a withdrawn email was never sent and never will be."""
-    if not email_ids:
-        return set()
-    with transaction.atomic():
-        found = list(
-            Email.objects.select_for_update()
-            .filter(pk__in=list(email_ids), status__in=Email.WAITING)
-            .only("pk", "account_id", "connection_id")
-        )
-        Email.objects.filter(pk__in=[email.pk for email in found]).update(
-            status=Email.Status.CANCELLED,
-            client_email_id=Concat(F("client_email_id"), Value("~withdrawn~"), Cast(F("id"), CharField())),
-        )
-        now = timezone.now()
-        EmailEvent.objects.bulk_create(
-            EmailEvent(
-                account_id=email.account_id,
-                email_id=email.pk,
-                connection_id=email.connection_id,
-                source=EmailEvent.Source.SESAME,
-                event_type="cancelled",
-                detail=reason,
-                occurred_at=now,
-            )
-            for email in found
-        )
-    return {email.pk for email in found}
+    """Cancel those of these emails that are still waiting (see `outbox_withdraw`); returns their ids."""
+    return outbox_withdraw(channel=email_channel, ids=email_ids, client_id_field="client_email_id", reason=reason)

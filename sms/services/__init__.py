@@ -1,6 +1,14 @@
 """Writes and business rules of SMS and one-time passcodes (see each module)."""
 
-from sms.services.accept import BatchItemResult, DuplicateClientSmsId, sms_accept, sms_accept_batch, sms_store
+from sms.services.accept import (
+    BatchItemResult,
+    DuplicateClientSmsId,
+    sms_accept,
+    sms_accept_batch,
+    sms_store,
+    sms_store_drafts,
+    sms_withdraw,
+)
 from sms.services.delivery_status import (
     delivery_event_ingest,
     delivery_orphans_adopt,
@@ -50,4 +58,6 @@ __all__ = [
     "sms_policy_update",
     "sms_state_for",
     "sms_store",
+    "sms_store_drafts",
+    "sms_withdraw",
 ]

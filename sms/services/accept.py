@@ -3,7 +3,7 @@ work to the delivery engine. Nothing is sent inside the request."""
 
 import contextlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,9 @@ from django.utils import timezone
 
 from accounts.models import Account, AwsConnection
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
-from config.delivery.rows import outbox_row, outbox_store_new
+from config.delivery.batches import outbox_store_batch, outbox_withdraw
+from config.delivery.channels import channel_named
+from config.delivery.rows import outbox_row
 from config.delivery.services import delivery_announce
 from emails.templating.sending import TemplateSends, names_template
 from sms.models import OtpVerification, SmsEvent, SmsMessage, SmsOptOut, SmsSandboxNumber
@@ -222,6 +224,16 @@ def sms_accept_batch(*, account: Account, items: list[Any]) -> list[BatchItemRes
         drafts = _drafts_from_templates(account, items)
     else:
         drafts = [validate_sms_body(item, base=["body", "sms", index]) for index, item in enumerate(items)]
+    return sms_store_drafts(account=account, drafts=drafts, loc=["body", "sms"])
+
+
+def sms_store_drafts(
+    *, account: Account, drafts: Sequence[tuple[SmsDraft | None, list[ErrorEntry]]], loc: Loc
+) -> list[BatchItemResult]:
+    """Apply the account's rules (connection, countries, sandbox, spend, opt-outs) to each validated SMS, and store
+    the ones they allow in one insert: the batch API's, and bulk sends' (a broadcast). A draft whose client_sms_id
+    is taken is not stored again; its result names the SMS that holds it. Results keep the drafts' order, each
+    problem located at `loc` + the draft's index."""
     ctx = AcceptContext(account, [draft.to for draft, _ in drafts if draft])
     results: list[BatchItemResult] = []
     seen_client_ids: dict[str, int] = {}
@@ -229,11 +241,11 @@ def sms_accept_batch(*, account: Account, items: list[Any]) -> list[BatchItemRes
         if draft is None:
             results.append(BatchItemResult(errors=errors))
             continue
-        message, errors = _prepare(draft, ctx=ctx, loc=["body", "sms", index])
+        message, errors = _prepare(draft, ctx=ctx, loc=[*loc, index])
         client_id = message.client_sms_id if message is not None else None
         if message is not None and client_id:
             if client_id in seen_client_ids:
-                where = ["body", "sms", index, "client_sms_id"]
+                where = [*loc, index, "client_sms_id"]
                 errors = [error_entry(where, f"repeats item {seen_client_ids[client_id]} of this batch", "duplicate")]
                 message = None
             else:
@@ -264,13 +276,22 @@ def _store_batch(account: Account, results: list[BatchItemResult]) -> None:
     messages = [r.message for r in results if r.message is not None]
     if not messages:
         return
-    with transaction.atomic():
-        # A unique constraint, not a read-then-write: rows whose client_sms_id exists are skipped by the database.
-        kept, holders = outbox_store_new(messages, account_id=account.pk, client_id_field="client_sms_id")
-        SmsEvent.objects.bulk_create(_suppressed_events(kept))
-        _announce(kept)
+    # A unique constraint, not a read-then-write: rows whose client_sms_id exists are skipped by the database.
+    kept, holders = outbox_store_batch(
+        messages,
+        channel=channel_named("sms"),  # by name: sms.channel imports these services
+        account_id=account.pk,
+        client_id_field="client_sms_id",
+        timeline=_suppressed_events,
+    )
     stored = {message.pk for message in kept}
     for result in results:
         if result.message is not None and result.message.pk not in stored:
             result.duplicate_of = holders.get(result.message.client_sms_id)
             result.message = None
+
+
+def sms_withdraw(*, message_ids: Sequence[Any], reason: str) -> set[uuid.UUID]:
+    """Cancel those of these SMS that are still waiting (a bulk send paused or cancelled; see `outbox_withdraw`);
+    returns their ids."""
+    return outbox_withdraw(channel=channel_named("sms"), ids=message_ids, client_id_field="client_sms_id", reason=reason)
