@@ -294,4 +294,5 @@ def _store_batch(account: Account, results: list[BatchItemResult]) -> None:
 def sms_withdraw(*, message_ids: Sequence[Any], reason: str) -> set[uuid.UUID]:
     """Cancel those of these SMS that are still waiting (a bulk send paused or cancelled; see `outbox_withdraw`);
     returns their ids."""
-    return outbox_withdraw(channel=channel_named("sms"), ids=message_ids, client_id_field="client_sms_id", reason=reason)
+    sms = channel_named("sms")
+    return outbox_withdraw(channel=sms, ids=message_ids, client_id_field="client_sms_id", reason=reason)
