@@ -4,6 +4,7 @@ mobile push (or the simulator), and a publish costs one rate unit of the connect
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from config.delivery.channels import Channel, LaneState
 from config.delivery.errors import MessageDropped
 from push import payloads
 from push.models import PushApp, PushConnectionRate, PushDelivery, PushDevice, PushEvent, PushMessage
+from push.services.content import content_of
 from push.services.health import deliveries_failed, deliveries_sent
 from push.transport import OutgoingPush, transport
 
@@ -42,19 +44,6 @@ class _Cache:
                 self._entries.clear()
             self._entries[key] = (value, now + self._ttl)
         return value
-
-
-def content_of(message: PushMessage) -> payloads.PushContent:
-    return payloads.PushContent(
-        title=message.title,
-        body=message.body,
-        data=message.data,
-        badge=message.badge,
-        sound=message.sound,
-        ttl_seconds=message.ttl_seconds,
-        collapse_key=message.collapse_key,
-        urgency=message.urgency,
-    )
 
 
 class PushChannel(Channel):
@@ -90,6 +79,8 @@ class PushChannel(Channel):
         content = self._contents.get(
             message.message_id, lambda: content_of(PushMessage.objects.get(pk=message.message_id))
         )
+        if message.content:  # rendered for this delivery's contact (a templated segment push)
+            content = replace(content, **message.content)
         return OutgoingPush(
             endpoint_arn=device["endpoint_arn"],
             message=payloads.sns_message(app.platform, content),

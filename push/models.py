@@ -137,6 +137,11 @@ class PushMessage(models.Model):
     body = models.TextField()
     data = models.JSONField(default=dict, blank=True)
     template_version = template_version_link()
+    variables = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="A templated segment push's variables: each contact's deliveries are rendered with them and its own.",
+    )
     badge = models.PositiveIntegerField(null=True, blank=True)
     sound = models.CharField(max_length=200, blank=True)
     ttl_seconds = models.PositiveIntegerField(null=True, blank=True)
@@ -194,6 +199,8 @@ class PushDelivery(OutboxMessage):
     device = models.ForeignKey(PushDevice, on_delete=models.SET_NULL, null=True, related_name="deliveries")
     app = models.ForeignKey(PushApp, on_delete=models.CASCADE, related_name="deliveries")
     contact_id = models.BigIntegerField(null=True, blank=True, help_text="The device's contact when it was queued.")
+    # A templated segment push is rendered for each contact: its title, body and data, in place of the push's own.
+    content = models.JSONField(null=True, blank=True, help_text="Title, body and data rendered for this contact.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     sns_message_id = models.CharField(max_length=100, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -8,11 +8,14 @@
 """
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 # What APNs and FCM accept for one notification's payload.
 MAX_PAYLOAD_BYTES = 4096
+# Keys FCM keeps for itself in `data`, and APNs's own dictionary.
+_FCM_RESERVED = re.compile(r"^(from|notification|message_type|google.*|gcm.*)$")
 
 _TTL_ATTRIBUTE = {
     "APNS": "AWS.SNS.MOBILE.APNS.TTL",
@@ -94,3 +97,20 @@ def sns_attributes(platform: str, content: PushContent) -> dict[str, str]:
 
 def payload_size(platform: str, content: PushContent) -> int:
     return len(json.dumps(platform_payload(platform, content), ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def reserved_data_keys(data: dict[str, Any]) -> list[str]:
+    """Keys of `data` that APNs or FCM keep for themselves."""
+    return sorted(key for key in data if key == "aps" or _FCM_RESERVED.match(key))
+
+
+def size_problem(content: PushContent) -> str | None:
+    """Why this content is too big for APNs or FCM, or None."""
+    for platform in ("APNS", "GCM"):
+        size = payload_size(platform, content)
+        if size > MAX_PAYLOAD_BYTES:
+            return (
+                f"the {platform} payload would be {size} bytes; APNs and FCM take at most {MAX_PAYLOAD_BYTES}: "
+                "shorten the body or the data"
+            )
+    return None

@@ -59,11 +59,13 @@ class TemplateSends:
         return found
 
     def fill(
-        self, data: Mapping[str, Any], *, loc: Loc, contact: Contact | None = None
+        self, data: Mapping[str, Any], *, loc: Loc, contact: Contact | None = None, per_contact: bool = False
     ) -> tuple[dict[str, Any], TemplateVersion]:
         """The send body with the template's rendered fields in place of `template` and `variables`. Raises
         UnprocessableEntity: no or unknown template, body fields given as well, bad or missing variables, a
-        rendering limit hit, or a field that renders empty."""
+        rendering limit hit, or a field that renders empty. `per_contact`: the send is rendered again for each of
+        its contacts later (a segment push), so variables a contact may supply are not missing yet, nor is a field
+        they fill empty."""
         body = {key: value for key, value in data.items() if key not in TEMPLATE_KEYS}
         ref, variables = data.get("template"), data.get("variables")
         fields = SEND_FIELDS[self.channel]
@@ -86,8 +88,11 @@ class TemplateSends:
             template = self._template(str(ref).strip())
         except TemplateNotFound as error:
             raise UnprocessableEntity([error_entry([*loc, "template"], str(error), "value_error.unknown")]) from None
-        rendered = template_apply_to(template=template, variables=variables, loc=loc, contact=contact)
-        _refuse_empty(rendered, template, loc)
+        rendered = template_apply_to(
+            template=template, variables=variables, loc=loc, contact=contact, allow_missing=per_contact
+        )
+        if not per_contact:
+            _refuse_empty(rendered, template, loc)
         for source, target in fields.items():
             value = getattr(rendered, source)
             if value not in ("", {}):

@@ -218,15 +218,17 @@ def template_apply_to(
     loc: Loc,
     contact: Contact | None = None,
     extra: Mapping[str, Any] | None = None,
+    allow_missing: bool = False,
 ) -> RenderedMessage:
-    """template_apply for a template already resolved (a batch resolves each template once)."""
+    """template_apply for a template already resolved (a batch resolves each template once). `allow_missing`: a
+    send rendered again for each contact later (a segment push), whose contacts may supply what is missing now."""
     version = template.current_version
     assert version is not None  # template_resolve returns only templates with a version
     errors = call_variables_check(variables, version.variables, [*loc, "variables"])
     if errors:
         raise UnprocessableEntity(errors)
     rendered = _render_or_422(version, variables or {}, contact, extra, [*loc, "template"])
-    if rendered.missing:
+    if rendered.missing and not allow_missing:
         raise UnprocessableEntity([_missing_entry(rendered.missing, template, [*loc, "variables"])])
     return rendered
 

@@ -129,6 +129,7 @@ DELIVERY = {
     "id": "0d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
     "device": DEVICE_ID,
     "contact_id": 1042,
+    "content": None,
     "status": "sent",
     "attempts": 1,
     "sent_at": "2026-11-22T10:00:01Z",

@@ -11,12 +11,11 @@ from rest_framework.exceptions import ErrorDetail
 from config.api.datetimes import InvalidDateTime, parse_iso_datetime
 from config.api.serializers import StrictSerializer
 from push.models import PushApp, PushDelivery, PushDevice, PushEvent, PushMessage
+from push.payloads import reserved_data_keys
 
 _KEY_ID = re.compile(r"^[A-Z0-9]{10}$")
 _BUNDLE_ID = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _PEM = re.compile(r"-----BEGIN PRIVATE KEY-----.+-----END PRIVATE KEY-----", re.DOTALL)
-# Keys FCM keeps for itself in `data`, and APNs's own dictionary.
-_FCM_RESERVED = re.compile(r"^(from|notification|message_type|google.*|gcm.*)$")
 
 
 @extend_schema_field({"type": "string", "format": "date-time", "example": "2030-01-01T09:00:00+00:00"})
@@ -266,11 +265,6 @@ class PushCreateSerializer(StrictSerializer):
         return data
 
 
-def reserved_data_keys(data: dict[str, Any]) -> list[str]:
-    """Keys of `data` that APNs or FCM keep for themselves."""
-    return sorted(key for key in data if key == "aps" or _FCM_RESERVED.match(key))
-
-
 class PushAcceptedSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
@@ -324,6 +318,12 @@ class PushSerializer(serializers.ModelSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
+    content = serializers.JSONField(
+        read_only=True,
+        allow_null=True,
+        help_text="The title, body and data this device was sent, rendered for its contact (a templated segment "
+        "push); null when it got the push's own.",
+    )
     timeline = serializers.SerializerMethodField()
 
     class Meta:
@@ -332,6 +332,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "id",
             "device",
             "contact_id",
+            "content",
             "status",
             "attempts",
             "sent_at",

@@ -35,11 +35,10 @@ from push.api.serializers import (
     PushCreateSerializer,
     PushDetailSerializer,
     PushSerializer,
-    reserved_data_keys,
 )
-from push.channel import content_of
 from push.filters import DeliveryFilter, DeviceFilter, PushFilter
 from push.models import PushApp, PushDevice, PushMessage
+from push.services.content import content_of
 
 _UUID = r"[0-9a-fA-F-]{36}"
 
@@ -294,14 +293,17 @@ def _draft(account: Account, data: dict[str, Any]) -> services.PushDraft:
 
 
 def _fill_from_template(account: Account, draft: services.PushDraft, data: dict[str, Any]) -> None:
-    """Title, body and data from the template, rendered for the push's contact (a segment send has none: only the
-    call's variables and the declared defaults)."""
+    """Title, body and data from the template, rendered for the push's contact. A segment send is checked here
+    with the call's variables alone, and rendered again for each contact as it fans out (push_fanout_step)."""
     contact = draft.contact or (draft.device.contact if draft.device else None)
+    per_contact = draft.segment is not None
     sends = TemplateSends(account=account, channel="push")
     given = {key: data[key] for key in ("title", "body", "data", "template", "variables") if key in data}
-    filled, draft.template_version = sends.fill(given, loc=["body"], contact=contact)
-    draft.title, draft.body, draft.data = filled.get("title", ""), filled["body"], filled.get("data", {})
-    reserved = reserved_data_keys(draft.data)
+    filled, draft.template_version = sends.fill(given, loc=["body"], contact=contact, per_contact=per_contact)
+    draft.title, draft.body, draft.data = filled.get("title", ""), filled.get("body", ""), filled.get("data", {})
+    if per_contact:
+        draft.variables = dict(data.get("variables") or {})
+    reserved = payloads.reserved_data_keys(draft.data)
     if reserved:
         raise UnprocessableEntity(
             [
@@ -327,19 +329,9 @@ def _check_size(draft: services.PushDraft) -> None:
             urgency=draft.urgency,
         )
     )
-    for platform in ("APNS", "GCM"):
-        size = payloads.payload_size(platform, content)
-        if size > payloads.MAX_PAYLOAD_BYTES:
-            raise UnprocessableEntity(
-                [
-                    error_entry(
-                        ["body"],
-                        f"the {platform} payload would be {size} bytes; APNs and FCM take at most "
-                        f"{payloads.MAX_PAYLOAD_BYTES}: shorten the body or the data",
-                        "value_error.size",
-                    )
-                ]
-            )
+    problem = payloads.size_problem(content)
+    if problem:
+        raise UnprocessableEntity([error_entry(["body"], problem, "value_error.size")])
 
 
 @extend_schema_view(

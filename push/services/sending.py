@@ -7,7 +7,7 @@ loaded into memory, and the engine starts sending the first chunk's pushes at th
 chunks are read.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,10 @@ from contacts.models import Contact, Segment
 from contacts.selectors import segment_contacts
 from emails.templating import TemplateVersion
 from push.models import PushApp, PushDelivery, PushDevice, PushMessage
+from push.services.content import content_of, push_content_render
+
+# A contact's rendered title, body and data, or why it cannot have them.
+Rendered = tuple[dict[str, Any] | None, str | None]
 
 # A segment send is a broadcast: it queues behind transactional work (email and pushes to one device or contact).
 SEGMENT_PRIORITY = 80
@@ -59,6 +63,7 @@ class PushDraft:
     client_push_id: str | None = None
     tags: list[str] = field(default_factory=list)
     template_version: TemplateVersion | None = None
+    variables: dict[str, Any] = field(default_factory=dict)  # a templated segment push's, rendered per contact
 
 
 def _message_from(account: Account, draft: PushDraft, now: datetime) -> PushMessage:
@@ -82,6 +87,7 @@ def _message_from(account: Account, draft: PushDraft, now: datetime) -> PushMess
         body=draft.body,
         data=draft.data,
         template_version=draft.template_version,
+        variables=draft.variables,
         badge=draft.badge,
         sound=draft.sound,
         ttl_seconds=draft.ttl_seconds,
@@ -96,30 +102,48 @@ def _message_from(account: Account, draft: PushDraft, now: datetime) -> PushMess
     )
 
 
-def _deliveries(message: PushMessage, devices: Sequence[PushDevice], apps: dict[Any, PushApp]) -> list[PushDelivery]:
+def push_deliveries_for(
+    message: PushMessage,
+    devices: Sequence[PushDevice],
+    apps: dict[Any, PushApp],
+    contents: Mapping[Any, Rendered] | None = None,
+) -> list[PushDelivery]:
+    """A delivery of the message per device, not saved. With `contents` (contact id -> its rendered fields, or why
+    it cannot have them), each carries its contact's own title, body and data, or is failed with the reason."""
     waiting = PushDelivery.Status.SCHEDULED if message.scheduled_for else PushDelivery.Status.QUEUED
-    return [
-        PushDelivery(
+    rows = []
+    for device in devices:
+        app = apps[device.app_id]
+        delivery = PushDelivery(
             account_id=message.account_id,
-            connection_id=apps[device.app_id].connection_id,
+            connection_id=app.connection_id,
             message=message,
             device=device,
             app_id=device.app_id,
             contact_id=device.contact_id,
             priority=message.priority,
             send_at=message.send_at,
-            status=PushDelivery.Status.HELD if apps[device.app_id].is_paused else waiting,
+            status=PushDelivery.Status.HELD if app.is_paused else waiting,
         )
-        for device in devices
-    ]
+        if contents is not None:
+            delivery.content, problem = contents[device.contact_id]
+            if problem:
+                delivery.status, delivery.failure_reason = PushDelivery.Status.FAILED, f"not sent: {problem}"
+        rows.append(delivery)
+    return rows
 
 
-def _enqueue(message: PushMessage, devices: Sequence[PushDevice]) -> int:
+def push_apps_of(devices: Iterable[PushDevice]) -> dict[Any, PushApp]:
+    return {app.pk: app for app in PushApp.objects.filter(pk__in={d.app_id for d in devices})}
+
+
+def _enqueue(
+    message: PushMessage, devices: Sequence[PushDevice], contents: Mapping[Any, Rendered] | None = None
+) -> int:
     """Create the deliveries of these devices (once each) and wake the engine; returns how many are new."""
     if not devices:
         return 0
-    apps = {app.pk: app for app in PushApp.objects.filter(pk__in={d.app_id for d in devices})}
-    rows = _deliveries(message, devices, apps)
+    rows = push_deliveries_for(message, devices, push_apps_of(devices), contents)
     created = PushDelivery.objects.bulk_create(rows, ignore_conflicts=True)
     new = len(created) if transaction.get_connection().vendor != "postgresql" else _inserted(message, rows)
     if not message.scheduled_for:
@@ -163,7 +187,7 @@ def push_fanout_step(*, message_id: Any, chunk: int | None = None) -> bool:
     with transaction.atomic():
         message = (
             PushMessage.objects.select_for_update(of=("self",))
-            .select_related("segment", "account")
+            .select_related("segment", "account", "template_version__template")
             .filter(pk=message_id, status=PushMessage.Status.FANNING_OUT)
             .first()
         )
@@ -172,10 +196,13 @@ def push_fanout_step(*, message_id: Any, chunk: int | None = None) -> bool:
         contact_ids = _next_contacts(message, chunk)
         now = timezone.now()
         if contact_ids:
-            devices = PushDevice.objects.filter(
-                account=message.account, contact_id__in=contact_ids, enabled=True
-            ).order_by("contact_id", "created_at")
-            added = _enqueue(message, list(devices))
+            devices = list(
+                PushDevice.objects.filter(account=message.account, contact_id__in=contact_ids, enabled=True).order_by(
+                    "contact_id", "created_at"
+                )
+            )
+            contents = _rendered_per_contact(message, devices) if message.template_version_id else None
+            added = _enqueue(message, devices, contents)
             PushMessage.objects.filter(pk=message.pk).update(
                 fanout_cursor=contact_ids[-1], fanout_touched_at=now, device_count=F("device_count") + added
             )
@@ -184,6 +211,18 @@ def push_fanout_step(*, message_id: Any, chunk: int | None = None) -> bool:
             PushMessage.objects.filter(pk=message.pk).update(status=done, fanout_touched_at=now)
             return False
         return True
+
+
+def _rendered_per_contact(message: PushMessage, devices: Sequence[PushDevice]) -> dict[Any, Rendered]:
+    """The push's template rendered for each contact of these devices, with the call's variables and its own."""
+    version = message.template_version
+    assert version is not None
+    base = content_of(message)
+    contacts = Contact.objects.in_bulk({device.contact_id for device in devices})
+    return {
+        pk: push_content_render(version=version, variables=message.variables, contact=contact, base=base)
+        for pk, contact in contacts.items()
+    }
 
 
 def _next_contacts(message: PushMessage, chunk: int) -> list[int]:
