@@ -16,11 +16,12 @@ from config.admin_logs import ReadOnlyLogAdmin
 from config.api.errors import UnprocessableEntity
 from events.broadcasts import services
 from events.broadcasts.audience import audience_preview
+from events.broadcasts.channels import broadcast_channel
 from events.broadcasts.models import Broadcast, BroadcastRecipient
 from events.broadcasts.selectors import broadcast_progress
 
 DRAFT_FIELDS = (
-    "account", "name", "template", "variables", "topic", "segment", "filters", "connection", "from_address",
+    "account", "name", "channel", "template", "variables", "topic", "segment", "filters", "connection", "from_address",
     "reply_to", "priority", "tags", "window_start", "window_end", "window_timezone",
 )  # fmt: skip
 
@@ -77,7 +78,8 @@ class BroadcastAdmin(admin.ModelAdmin):
         if broadcast.pk is None or broadcast.status == Broadcast.Status.DRAFT:
             return "-"
         found = broadcast_progress(broadcast=broadcast)
-        rows = [(key, found[key]) for key in ("audience", "to_send", "sent", "failed", "suppressed", "opens", "clicks")]
+        keys = ("audience", "to_send", "sent", "failed", "suppressed", "opens", "clicks")
+        rows = [(key, "-" if found[key] is None else found[key]) for key in keys]
         rows += [("ETA", found["eta"] or "-"), *((f"excluded: {k}", v) for k, v in found["excluded"].items())]
         return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
@@ -132,15 +134,17 @@ class RecipientStatusFilter(StatusFilter):
 
 @admin.register(BroadcastRecipient)
 class BroadcastRecipientAdmin(ReadOnlyLogAdmin, admin.ModelAdmin):
-    list_display = ("contact", "broadcast", "status", "reason", "email_link")
+    list_display = ("contact", "broadcast", "status", "reason", "message_link")
     search_fields = ("contact__email", "contact__mobile", "broadcast__name")
     list_filter = (RecipientStatusFilter,)
     list_select_related = ("contact", "broadcast")
     raw_id_fields = ("contact", "broadcast", "account")
 
-    @admin.display(description="Email")
-    def email_link(self, row: BroadcastRecipient) -> str:
-        if row.email_id is None:
+    @admin.display(description="Message")
+    def message_link(self, row: BroadcastRecipient) -> str:
+        """The contact's email, SMS or push (whose page lists its deliveries, one per device)."""
+        if row.message_id is None:
             return "-"
-        url = reverse("admin:emails_email_change", args=[row.email_id])
-        return format_html('<a href="{}">{}</a>', url, str(row.email_id)[:8])
+        channel = broadcast_channel(row.broadcast.channel)
+        url = reverse(channel.admin_url, args=[row.message_id])
+        return format_html('<a href="{}">{} {}</a>', url, channel.name, str(row.message_id)[:8])

@@ -33,6 +33,17 @@ WRITE_EXAMPLE = {
     "priority": 90,
     "window": {"start": "09:00", "end": "18:00", "timezone": "Europe/Paris"},
 }
+SMS_WRITE_EXAMPLE = {
+    "name": "Spring sale",
+    "channel": "sms",
+    "template": "spring-sale",
+    "variables": {"discount": "20%"},
+    "topic": "offers",
+    "segment": 7,
+    "from": "ACME",
+    "window": {"start": "10:00", "end": "19:00", "timezone": "America/New_York"},
+}
+PUSH_WRITE_EXAMPLE = {"name": "New season", "channel": "push", "template": "new-season", "segment": 7}
 PROGRESS_EXAMPLE = {
     "audience": 120000,
     "to_send": 61000,
@@ -70,6 +81,35 @@ BROADCAST_EXAMPLE = {
     "started_at": "2026-11-30T09:00:01Z",
     "finished_at": None,
 }
+SMS_PROGRESS_EXAMPLE = {
+    **PROGRESS_EXAMPLE,
+    "audience": 8200,
+    "to_send": 2400,
+    "sent": 5410,
+    "failed": 3,
+    "suppressed": 387,
+    "excluded": {"no_address": 301, "opted_out": 40, "sms_opted_out": 29, "unsubscribed": 12},
+    "opens": None,
+    "clicks": None,
+    "send_rate": 20.0,
+    "eta": "2026-11-30T10:02:00Z",
+}
+SMS_BROADCAST_EXAMPLE = {
+    **BROADCAST_EXAMPLE,
+    "id": "8e2d4c1a-6b7f-4e0d-9a3c-5f1b2e7d9c44",
+    "name": "Spring sale",
+    "channel": "sms",
+    "template": "3f9a1c2e-7d4b-4e8a-b6c5-0a1d2e3f4b5c",
+    "template_version": 2,
+    "variables": {"discount": "20%"},
+    "topic": "offers",
+    "segment": 7,
+    "from": "ACME",
+    "tags": [],
+    "window": {"start": "10:00", "end": "19:00", "timezone": "America/New_York"},
+    "audience_count": 8200,
+    "progress": SMS_PROGRESS_EXAMPLE,
+}
 NO_UNSUBSCRIBE_LINK = OpenApiExample(
     "No unsubscribe link",
     value={
@@ -83,6 +123,32 @@ NO_UNSUBSCRIBE_LINK = OpenApiExample(
         ]
     },
 )
+WRONG_CHANNEL_TEMPLATE = OpenApiExample(
+    "An SMS broadcast with an email template",
+    value={
+        "detail": [
+            {
+                "loc": ["body", "template"],
+                "msg": "'newsletter' is an email template; an SMS broadcast sends an SMS template "
+                "(GET /v1/templates?channel=sms)",
+                "type": "value_error.template_channel",
+            }
+        ]
+    },
+)
+PUSH_WITH_FROM = OpenApiExample(
+    "A push broadcast with a sender",
+    value={
+        "detail": [
+            {
+                "loc": ["body", "from"],
+                "msg": "a push comes from the app its device registered with; leave from out",
+                "type": "value_error.not_applicable",
+            }
+        ]
+    },
+)
+BROADCAST_422 = unprocessable(NO_UNSUBSCRIBE_LINK, WRONG_CHANNEL_TEMPLATE, PUSH_WITH_FROM)
 WRONG_STATE = OpenApiResponse(
     DetailSerializer,
     description="The broadcast is not in a state that allows this.",
@@ -106,7 +172,10 @@ def _state_action(summary: str, description: str) -> Any:
         description=description,
         request=None,
         responses={200: BroadcastSerializer, 409: WRONG_STATE, **common_responses(with_not_found=True)},
-        examples=[OpenApiExample("Broadcast", value=BROADCAST_EXAMPLE, response_only=True)],
+        examples=[
+            OpenApiExample("Broadcast", value=BROADCAST_EXAMPLE, response_only=True),
+            OpenApiExample("SMS broadcast", value=SMS_BROADCAST_EXAMPLE, response_only=True),
+        ],
     )
 
 
@@ -115,25 +184,36 @@ def _state_action(summary: str, description: str) -> Any:
         summary="List broadcasts",
         description="Newest first; each with its progress.",
         responses={200: BroadcastSerializer(many=True), **common_responses()},
-        examples=[OpenApiExample("Broadcasts", value=[BROADCAST_EXAMPLE], response_only=True)],
+        examples=[OpenApiExample("Broadcasts", value=[SMS_BROADCAST_EXAMPLE, BROADCAST_EXAMPLE], response_only=True)],
     ),
     retrieve=extend_schema(
         summary="One broadcast and its progress",
-        description="`progress` counts the ledger (one row per contact) and its emails; `eta` is at the "
-        "connection's current send rate.",
+        description="`progress` counts the ledger (one row per contact) and its messages; `eta` is at the "
+        "channel's current send rate. `opens` and `clicks` are email's (null for SMS and push).",
         responses={200: BroadcastSerializer, **common_responses(with_not_found=True)},
-        examples=[OpenApiExample("Broadcast", value=BROADCAST_EXAMPLE, response_only=True)],
+        examples=[
+            OpenApiExample("Broadcast", value=BROADCAST_EXAMPLE, response_only=True),
+            OpenApiExample("SMS broadcast", value=SMS_BROADCAST_EXAMPLE, response_only=True),
+        ],
     ),
     create=extend_schema(
         summary="Create a broadcast (a draft)",
-        description="Give a `segment` or ad hoc `filters` (none: every contact). Nothing is sent until "
-        "POST …/send. The template's HTML must have a visible `{{ unsubscribe_url }}` link.",
+        description="`channel` is `email` (the default), `sms` or `push`, and `template` one of that channel's. "
+        "Give a `segment` or ad hoc `filters` (none: every contact). Nothing is sent until POST …/send. An email "
+        "template's HTML must have a visible `{{ unsubscribe_url }}` link; an SMS ends with 'Reply STOP to opt "
+        "out.' unless its text says STOP; `from` is an email's verified identity or an SMS's sender ID or "
+        "origination number, and a push has none (nor `reply_to` or `config_identifier`).",
         request=BroadcastWriteSerializer,
-        responses={201: BroadcastSerializer, 422: unprocessable(NO_UNSUBSCRIBE_LINK), **common_responses()},
+        responses={201: BroadcastSerializer, 422: BROADCAST_422, **common_responses()},
         examples=[
-            OpenApiExample("Draft", value=WRITE_EXAMPLE, request_only=True),
+            OpenApiExample("Email draft", value=WRITE_EXAMPLE, request_only=True),
+            OpenApiExample("SMS draft", value=SMS_WRITE_EXAMPLE, request_only=True),
+            OpenApiExample("Push draft", value=PUSH_WRITE_EXAMPLE, request_only=True),
             OpenApiExample(
                 "Created", value={**BROADCAST_EXAMPLE, "status": "draft", "progress": None}, response_only=True
+            ),
+            OpenApiExample(
+                "SMS created", value={**SMS_BROADCAST_EXAMPLE, "status": "draft", "progress": None}, response_only=True
             ),
         ],
     ),
@@ -143,7 +223,7 @@ def _state_action(summary: str, description: str) -> Any:
         responses={
             200: BroadcastSerializer,
             409: WRONG_STATE,
-            422: unprocessable(NO_UNSUBSCRIBE_LINK),
+            422: BROADCAST_422,
             **common_responses(with_not_found=True),
         },
         examples=[
@@ -191,7 +271,9 @@ class BroadcastViewSet(
     @extend_schema(
         summary="Preview the audience",
         description="How many contacts would get the message if it started now, how many are left out and why "
-        "(unsubscribed, opted_out of the topic, suppressed, no_address, bounced, complained), and a sample.",
+        "(unsubscribed, bounced, complained, opted_out of the topic, no_address: no email or no mobile, "
+        "suppressed: on the email suppression list, sms_opted_out: the number opted out of SMS, no_device: no "
+        "enabled push device), and a sample.",
         responses={200: AudienceSerializer, 422: unprocessable(), **common_responses(with_not_found=True)},
         examples=[
             OpenApiExample(
@@ -218,7 +300,7 @@ class BroadcastViewSet(
         responses={
             200: BroadcastSerializer,
             409: WRONG_STATE,
-            422: unprocessable(NO_UNSUBSCRIBE_LINK),
+            422: BROADCAST_422,
             **common_responses(with_not_found=True),
         },
         examples=[
@@ -233,7 +315,11 @@ class BroadcastViewSet(
         payload.is_valid(raise_exception=True)
         return self._one(services.broadcast_send(broadcast=broadcast, send_at=payload.validated_data.get("send_at")))
 
-    @_state_action("Pause", "Emails waiting in the outbox are taken back; none is lost or sent twice on resume.")
+    @_state_action(
+        "Pause",
+        "Messages waiting in the outbox are taken back (a push only if none of its devices got it yet); none is lost "
+        "or sent twice on resume.",
+    )
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str) -> Response:
         return self._one(services.broadcast_pause(broadcast=self.get_object()))
@@ -243,7 +329,7 @@ class BroadcastViewSet(
     def resume(self, request: Request, pk: str) -> Response:
         return self._one(services.broadcast_resume(broadcast=self.get_object()))
 
-    @_state_action("Cancel", "Nothing more is sent; emails already sent stay sent.")
+    @_state_action("Cancel", "Nothing more is sent; messages already sent stay sent.")
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         return self._one(services.broadcast_cancel(broadcast=self.get_object()))

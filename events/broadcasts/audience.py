@@ -30,7 +30,8 @@ def _audience_sql(broadcast: Broadcast) -> tuple[str, list[Any]]:
     inner, inner_params = columns.query.sql_with_params()
     channel = broadcast_channel(broadcast.channel)
     exclusions = contact_exclusions(alias="a", topic_id=broadcast.topic_id)
-    exclusions.cases.insert(0, (f"a.{channel.address_column} IS NULL", "'no_address'"))
+    if channel.address_column:
+        exclusions.cases.insert(0, (f"a.{channel.address_column} IS NULL", "'no_address'"))
     channel.exclude_suppressed(exclusions, alias="a", account_id=_db_id(broadcast.account_id))
     reason = "CASE " + " ".join(f"WHEN {condition} THEN {result}" for condition, result in exclusions.cases) + " END"
     sql = f"SELECT a.id, {reason} AS reason FROM ({inner}) AS a {' '.join(exclusions.joins)}"  # noqa: S608
@@ -65,7 +66,7 @@ def audience_materialise(*, broadcast: Broadcast) -> int:
     sql, params = _audience_sql(broadcast)
     ledger = BroadcastRecipient._meta.db_table
     statement = f"""
-        INSERT INTO {ledger} (broadcast_id, account_id, contact_id, status, reason, email_id)
+        INSERT INTO {ledger} (broadcast_id, account_id, contact_id, status, reason, message_id)
         SELECT %s, %s, r.id, CASE WHEN r.reason IS NULL THEN 'pending' ELSE 'excluded' END, COALESCE(r.reason, ''), NULL
         FROM ({sql}) AS r
     """  # noqa: S608 (table names and generated SQL; every value is a parameter)

@@ -17,8 +17,10 @@ class Broadcast(models.Model):
         SENT = "sent", "Sent"  # every recipient was handed to the delivery engine
         CANCELLED = "cancelled", "Cancelled"
 
-    class Channel(models.TextChoices):
-        EMAIL = "email", "Email"  # SMS and push join when their broadcast channels plug in (channels.py)
+    class Channel(models.TextChoices):  # each has its BroadcastChannel (channels/)
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+        PUSH = "push", "Push"
 
     ACTIVE = (Status.SCHEDULED, Status.SENDING)
 
@@ -41,8 +43,17 @@ class Broadcast(models.Model):
     filters = models.JSONField(
         default=dict, blank=True, help_text="Ad hoc GET /v1/contacts filters, when no segment is given."
     )
-    connection = models.ForeignKey("accounts.AwsConnection", on_delete=models.PROTECT, related_name="+")
-    from_address = models.CharField(max_length=998)
+    connection = models.ForeignKey(
+        "accounts.AwsConnection",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The AWS connection it sends through; none for push (each device's app has its own).",
+    )
+    from_address = models.CharField(
+        max_length=998, blank=True, help_text="Email: a verified identity. SMS: a sender ID or origination number."
+    )
     reply_to = models.CharField(max_length=998, blank=True)
     tags = models.JSONField(default=list, blank=True)
     priority = models.PositiveSmallIntegerField(default=90, help_text="1 is the most urgent, 100 the least.")
@@ -75,15 +86,15 @@ class Broadcast(models.Model):
 
 class BroadcastRecipient(models.Model):
     """The ledger: a contact of a broadcast's audience, and what became of it. The unique key makes the audience
-    a set; a row moves `pending` -> `queued` (with its email) in the transaction that stores the email, so a
+    a set; a row moves `pending` -> `queued` (with its message) in the transaction that stores the message, so a
     contact is handed to the engine once, and a row is never left behind (a crash rolls both back)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
-        QUEUED = "queued", "Queued"  # its email is in the outbox
-        DONE = "done", "Done"  # its email left the queue (its outcome is the email's)
+        QUEUED = "queued", "Queued"  # its message is in the outbox
+        DONE = "done", "Done"  # its message left the queue (its outcome is the message's)
         EXCLUDED = "excluded", "Excluded"
-        FAILED = "failed", "Failed"  # the template could not be rendered for this contact
+        FAILED = "failed", "Failed"  # no message could be made: rendering, or the channel's rules refused it
         CANCELLED = "cancelled", "Cancelled"
 
     id = models.BigAutoField(primary_key=True)
@@ -101,9 +112,15 @@ class BroadcastRecipient(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(
-        max_length=200, blank=True, help_text="Why excluded or failed: unsubscribed, opted_out, suppressed, ..."
+        max_length=200,
+        blank=True,
+        help_text="Why excluded or failed: unsubscribed, opted_out, suppressed, sms_opted_out, no_device, ...",
     )
-    email_id = models.UUIDField(null=True, blank=True, help_text="The email sent to this contact.")
+    message_id = models.UUIDField(
+        null=True,
+        blank=True,
+        help_text="The message sent to this contact: its email, its SMS, or its push (one delivery per device).",
+    )
 
     class Meta:
         constraints = [

@@ -24,10 +24,13 @@ class WindowSerializer(StrictSerializer):
 class BroadcastWriteSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     channel = serializers.ChoiceField(
-        choices=Broadcast.Channel.choices, default=Broadcast.Channel.EMAIL, help_text="email (SMS and push to come)."
+        choices=Broadcast.Channel.choices,
+        default=Broadcast.Channel.EMAIL,
+        help_text="email, sms (to contacts' mobiles) or push (to contacts' enabled devices).",
     )
     template = serializers.CharField(
-        help_text="The email template's id or name. Its HTML must link {{ unsubscribe_url }} visibly."
+        help_text="A template of the broadcast's channel, by id or name. An email template's HTML must link "
+        "{{ unsubscribe_url }} visibly; an SMS gets 'Reply STOP to opt out.' unless its text says STOP."
     )
     variables = serializers.DictField(required=False, help_text="Template variables shared by every recipient.")
     topic = serializers.CharField(
@@ -37,15 +40,23 @@ class BroadcastWriteSerializer(StrictSerializer):
     filters = serializers.DictField(
         required=False, help_text='Ad hoc GET /v1/contacts filters instead of a segment, e.g. {"tags": ["vip"]}.'
     )
-    reply_to = serializers.CharField(required=False, allow_blank=True, max_length=998)
-    config_identifier = serializers.CharField(required=False, help_text="The AWS connection; the default if omitted.")
+    reply_to = serializers.CharField(required=False, allow_blank=True, max_length=998, help_text="Email only.")
+    config_identifier = serializers.CharField(
+        required=False, help_text="The AWS connection (email, SMS); the default if omitted. Not for push."
+    )
     priority = serializers.IntegerField(min_value=1, max_value=100, default=90)
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=20)
     window = WindowSerializer(required=False, allow_null=True, help_text="Send only within these hours each day.")
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
-        fields["from"] = serializers.CharField(max_length=998, help_text="A verified identity of the connection.")
+        fields["from"] = serializers.CharField(
+            max_length=998,
+            required=False,
+            allow_blank=True,
+            help_text="Email (required): a verified identity of the connection. SMS (optional): a sender ID such as "
+            "ACME, or one of your origination numbers in E.164. Not for push.",
+        )
         return fields
 
     def for_service(self) -> dict[str, Any]:
@@ -66,15 +77,17 @@ class BroadcastSendSerializer(StrictSerializer):
 class ProgressSerializer(serializers.Serializer):
     audience = serializers.IntegerField(help_text="Contacts in the audience when it started.")
     to_send = serializers.IntegerField()
-    sent = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    suppressed = serializers.IntegerField(help_text="Left out (see `excluded`) or dropped by the suppression list.")
+    sent = serializers.IntegerField(help_text="Contacts whose message was sent (a push: to at least one device).")
+    failed = serializers.IntegerField(help_text="Contacts whose message could not be made or failed (a push: on all).")
+    suppressed = serializers.IntegerField(
+        help_text="Left out (see `excluded`), or dropped at send by the suppression list or an SMS opt-out."
+    )
     cancelled = serializers.IntegerField()
     excluded = serializers.DictField(child=serializers.IntegerField(), help_text="Contacts left out, by reason.")
-    opens = serializers.IntegerField(help_text="Emails opened at least once.")
-    clicks = serializers.IntegerField(help_text="Emails with at least one click.")
-    send_rate = serializers.FloatField(help_text="Emails per second the connection sends now.")
-    eta = serializers.DateTimeField(allow_null=True, help_text="When the last email should leave, at that rate.")
+    opens = serializers.IntegerField(allow_null=True, help_text="Emails opened at least once (null: SMS, push).")
+    clicks = serializers.IntegerField(allow_null=True, help_text="Emails with at least one click (null: SMS, push).")
+    send_rate = serializers.FloatField(help_text="Messages per second the channel sends now on the connection(s).")
+    eta = serializers.DateTimeField(allow_null=True, help_text="When the last message should leave, at that rate.")
 
 
 class BroadcastSerializer(serializers.ModelSerializer):
@@ -82,7 +95,7 @@ class BroadcastSerializer(serializers.ModelSerializer):
     template_version = serializers.IntegerField(source="template_version.number", read_only=True, allow_null=True)
     topic = serializers.CharField(source="topic.key", read_only=True, allow_null=True)
     segment = serializers.IntegerField(source="segment_id", read_only=True, allow_null=True)
-    config_identifier = serializers.CharField(source="connection.identifier", read_only=True)
+    config_identifier = serializers.CharField(source="connection.identifier", read_only=True, allow_null=True)
     window = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
 

@@ -3,17 +3,19 @@
 Never twice, never lost:
 - Starting writes the whole audience into the ledger (BroadcastRecipient, unique per contact) in the transaction
   that marks the broadcast `sending`: a crash before the commit leaves it `scheduled`, and beat starts it again.
-- Feeding moves ledger rows `pending` -> `queued` in the transaction that stores their emails (each under the
-  client_email_id `broadcast:<id>:<contact id>`, unique per account), holding the broadcast's row lock. A crash
-  rolls both back; nothing is ever queued without its ledger row saying so.
-- Only a window of emails (SESAME_BROADCAST_AHEAD_SECONDS of the connection's rate) waits in the outbox at a time,
-  so transactional mail of the same connection, at a more urgent priority, is claimed first and pausing is prompt:
-  pause withdraws the waiting emails (never one a sender claimed) and puts their rows back to `pending`.
+- Feeding moves ledger rows `pending` -> `queued` in the transaction that stores their messages (each under the
+  client id `broadcast:<id>:<contact id>`, unique per account: client_email_id, client_sms_id or client_push_id),
+  holding the broadcast's row lock. A crash rolls both back; nothing is ever queued without its ledger row saying
+  so. The channel (channels/) renders and stores the messages, and says when one has left the queue.
+- Only a window of messages (SESAME_BROADCAST_AHEAD_SECONDS of the channel's rate) waits in the outbox at a time,
+  so transactional messages of the same connection, at a more urgent priority, are claimed first and pausing is
+  prompt: pause withdraws the waiting messages (never one a sender claimed) and puts their rows back to `pending`.
 - Beat's tick (Postgres only, nothing in Redis) starts due broadcasts and feeds those sending, so a lost task or an
   emptied Redis delays a broadcast by a tick and loses nothing; the engine's own sweeper covers a worker that died
   while sending.
 """
 
+import contextlib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -30,12 +32,11 @@ from accounts.models import Account
 from config.api.errors import Conflict, ErrorEntry, UnprocessableEntity, error_entry
 from contacts.models import Contact, Segment, TopicOptOut
 from contacts.selectors import contacts_matching, topic_list
-from emails.models import Email
-from emails.services import emails_withdraw
 from emails.services.accept import AcceptContext
-from emails.templating import TemplateNotFound, template_resolve
+from emails.templating import Template, TemplateNotFound, template_resolve
 from events.broadcasts.audience import audience_materialise
 from events.broadcasts.channels import Recipient, broadcast_channel
+from events.broadcasts.channels.base import not_applicable
 from events.broadcasts.models import Broadcast, BroadcastRecipient
 
 Row = BroadcastRecipient.Status
@@ -61,9 +62,29 @@ def broadcast_check(*, broadcast: Broadcast) -> None:
         raise UnprocessableEntity(
             [error_entry(["body", "template"], "the template is archived; pick a live one", "value_error.archived")]
         )
-    errors = broadcast_channel(broadcast.channel).problems(broadcast, version, ["body"])
+    channel = broadcast_channel(broadcast.channel)
+    if template.channel != broadcast.channel:
+        raise UnprocessableEntity(
+            [
+                error_entry(
+                    ["body", "template"],
+                    f"{template.name!r} is {_label(template.channel)} template; {_label(broadcast.channel)} broadcast "
+                    f"sends {_label(broadcast.channel)} template (GET /v1/templates?channel={broadcast.channel})",
+                    "value_error.template_channel",
+                )
+            ]
+        )
+    errors = channel.problems(broadcast, version, ["body"])
+    if channel.uses_connection and broadcast.connection is None:
+        errors.append(
+            error_entry(["body", "config_identifier"], "no default AWS connection; pass config_identifier", "missing")
+        )
     if errors:
         raise UnprocessableEntity(errors)
+
+
+def _label(channel: str) -> str:
+    return broadcast_channel(channel).label
 
 
 @transaction.atomic
@@ -113,30 +134,22 @@ def in_window(broadcast: Broadcast, now: datetime) -> bool:
 
 
 def _settle(broadcast: Broadcast) -> None:
-    """Ledger rows whose email has left the queue (sent, failed, suppressed, cancelled) are done."""
-    ledger, emails = BroadcastRecipient._meta.db_table, Email._meta.db_table
-    if db.vendor == "postgresql":
-        with db.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {ledger} AS l SET status = 'done' FROM {emails} AS e "  # noqa: S608
-                "WHERE l.broadcast_id = %s AND l.status = 'queued' AND e.id = l.email_id "
-                "AND e.status NOT IN ('scheduled', 'queued', 'sending')",
-                [broadcast.pk],
-            )
-        return
+    """Ledger rows whose message has left the queue (sent, failed, suppressed, cancelled) are done; what "left"
+    means is the channel's (a push: every delivery of it)."""
+    channel = broadcast_channel(broadcast.channel)
     queued = BroadcastRecipient.objects.filter(broadcast=broadcast, status=Row.QUEUED)
-    left = Email.objects.filter(pk__in=queued.values("email_id")).exclude(status__in=[*Email.WAITING, "sending"])
-    queued.filter(email_id__in=left.values("pk")).update(status=Row.DONE)
+    queued.filter(channel.left_queue()).update(status=Row.DONE)
 
 
 def _ahead(broadcast: Broadcast) -> int:
-    """How many emails of the broadcast may wait in the outbox at once."""
-    rate = broadcast_channel(broadcast.channel).rate(broadcast.connection)
+    """How many messages of the broadcast may wait in the outbox at once."""
+    rate = broadcast_channel(broadcast.channel).rate(broadcast)
     return max(settings.SESAME_BROADCAST_BATCH, int(rate * settings.SESAME_BROADCAST_AHEAD_SECONDS))
 
 
 def _store(broadcast: Broadcast, rows: list[tuple[int, int]]) -> None:
-    """Render and queue the emails of these (row id, contact id) pairs, and record each outcome in the ledger."""
+    """Render and queue the messages of these (row id, contact id) pairs, and record each outcome in the ledger."""
+    channel = broadcast_channel(broadcast.channel)
     contacts = Contact.objects.in_bulk([contact_id for _, contact_id in rows])
     opted_out: set[int] = set()
     if broadcast.topic_id is not None:
@@ -156,34 +169,36 @@ def _store(broadcast: Broadcast, rows: list[tuple[int, int]]) -> None:
             gone[row_id] = contact.status
         elif contact_id in opted_out:
             gone[row_id] = "opted_out"
+        elif channel.address_column and not getattr(contact, channel.address_column):
+            gone[row_id] = "no_address"
         else:
             recipients.append(Recipient(row_id=row_id, contact=contact))
-    stored, failed = broadcast_channel(broadcast.channel).enqueue(broadcast, recipients)
-    for row_id, reason in gone.items():
+    done = channel.enqueue(broadcast, recipients)
+    for row_id, reason in {**gone, **done.excluded}.items():
         BroadcastRecipient.objects.filter(pk=row_id).update(status=Row.EXCLUDED, reason=reason)
-    for row_id, reason in failed.items():
+    for row_id, reason in done.failed.items():
         BroadcastRecipient.objects.filter(pk=row_id).update(status=Row.FAILED, reason=reason)
-    _mark_queued(stored)
+    _mark_queued(done.stored)
 
 
 def _mark_queued(stored: dict[int, Any]) -> None:
     if not stored:
         return
     if db.vendor != "postgresql":
-        for row_id, email_id in stored.items():
-            BroadcastRecipient.objects.filter(pk=row_id).update(status=Row.QUEUED, email_id=email_id)
+        for row_id, message_id in stored.items():
+            BroadcastRecipient.objects.filter(pk=row_id).update(status=Row.QUEUED, message_id=message_id)
         return
     values = ", ".join(["(%s::bigint, %s::uuid)"] * len(stored))
     with db.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {BroadcastRecipient._meta.db_table} AS l SET status = 'queued', email_id = v.email_id "  # noqa: S608
-            f"FROM (VALUES {values}) AS v(id, email_id) WHERE l.id = v.id",
+            f"UPDATE {BroadcastRecipient._meta.db_table} AS l SET status = 'queued', message_id = v.message_id "  # noqa: S608
+            f"FROM (VALUES {values}) AS v(id, message_id) WHERE l.id = v.id",
             [item for pair in stored.items() for item in pair],
         )
 
 
 def broadcast_feed_step(*, broadcast_id: Any, now: datetime) -> bool:
-    """Top up the broadcast's window of waiting emails by one batch; returns whether another batch is due now.
+    """Top up the broadcast's window of waiting messages by one batch; returns whether another batch is due now.
     Finishes the broadcast when nothing is pending or waiting."""
     with transaction.atomic():
         broadcast = (
@@ -214,16 +229,17 @@ def broadcast_feed_step(*, broadcast_id: Any, now: datetime) -> bool:
 
 
 def _withdraw(broadcast: Broadcast, *, to: str, reason: str) -> int:
-    """Take the broadcast's waiting emails back from the outbox; their ledger rows become `to`. Emails a sender
-    has claimed go on, and their rows stay queued."""
+    """Take the broadcast's waiting messages back from the outbox; their ledger rows become `to`. Messages a
+    sender has claimed go on, and their rows stay queued."""
     queued = BroadcastRecipient.objects.filter(broadcast=broadcast, status=Row.QUEUED)
-    withdrawn = emails_withdraw(email_ids=list(queued.values_list("email_id", flat=True)), reason=reason)
-    return queued.filter(email_id__in=withdrawn).update(status=to, email_id=None)
+    channel = broadcast_channel(broadcast.channel)
+    withdrawn = channel.withdraw(list(queued.values_list("message_id", flat=True)), reason)
+    return queued.filter(message_id__in=withdrawn).update(status=to, message_id=None)
 
 
 @transaction.atomic
 def broadcast_pause(*, broadcast: Broadcast) -> Broadcast:
-    broadcast = _locked(broadcast)  # waits for a feed step under way: it commits first, then its emails come back
+    broadcast = _locked(broadcast)  # waits for a feed step under way: it commits first, then its messages come back
     if broadcast.status not in Broadcast.ACTIVE:
         raise _conflict(broadcast, "paused", "scheduled or sending")
     _withdraw(broadcast, to=Row.PENDING, reason="broadcast paused; queued again when it resumes")
@@ -249,7 +265,7 @@ def broadcast_resume(*, broadcast: Broadcast) -> Broadcast:
 
 @transaction.atomic
 def broadcast_cancel(*, broadcast: Broadcast) -> Broadcast:
-    """Stop for good: nothing more is queued, and waiting emails are withdrawn. Sent ones stay sent."""
+    """Stop for good: nothing more is queued, and waiting messages are withdrawn. Sent ones stay sent."""
     broadcast = _locked(broadcast)
     if broadcast.status in (Broadcast.Status.SENT, Broadcast.Status.CANCELLED):
         raise _conflict(broadcast, "cancelled", "not yet sent")
@@ -277,12 +293,25 @@ def _enqueue(task: str, broadcast_id: Any) -> None:
     transaction.on_commit(lambda: current_app.send_task(task, args=(str(broadcast_id),)))
 
 
-def _resolve(account: Account, data: dict[str, Any], errors: list[ErrorEntry]) -> dict[str, Any]:
+def _template(account: Account, ref: str, channel: str) -> Template:
+    """The live template `ref` names for this channel; failing that, one of another channel, so that the check
+    can say the template is of the wrong channel rather than unknown. Raises TemplateNotFound."""
+    try:
+        return template_resolve(account=account, ref=ref, channel=channel)
+    except TemplateNotFound:
+        for other in Template.Channel.values:
+            if other != channel:
+                with contextlib.suppress(TemplateNotFound):
+                    return template_resolve(account=account, ref=ref, channel=other)
+        raise
+
+
+def _resolve(account: Account, data: dict[str, Any], errors: list[ErrorEntry], channel: str) -> dict[str, Any]:
     """Model fields for the references a create or update names (template, topic, segment, connection)."""
     fields: dict[str, Any] = {}
     if "template" in data:
         try:
-            fields["template"] = template_resolve(account=account, ref=str(data["template"]), channel="email")
+            fields["template"] = _template(account, str(data["template"]), channel)
         except TemplateNotFound as exc:
             errors.append(error_entry(["body", "template"], str(exc), "value_error.unknown"))
     if "topic" in data:
@@ -306,14 +335,18 @@ def _resolve(account: Account, data: dict[str, Any], errors: list[ErrorEntry]) -
     if data.get("segment") is not None and data.get("filters"):
         errors.append(error_entry(["body", "filters"], "give a segment or filters, not both", "value_error.conflict"))
     if "config_identifier" in data:
-        connection, problem = AcceptContext(account).connection(data.get("config_identifier"), ["body"])
-        if problem:
-            errors.append(problem)
-        fields["connection"] = connection
+        fields["connection"] = None
+        if broadcast_channel(channel).uses_connection:
+            fields["connection"], problem = AcceptContext(account).connection(data["config_identifier"], ["body"])
+            if problem:
+                errors.append(problem)
+        elif data["config_identifier"] is not None:
+            why = f"{_label(channel)} goes out through the AWS connection of its device's app"
+            errors.append(not_applicable(["body"], "config_identifier", why))
     return fields
 
 
-_PLAIN = ("name", "filters", "from_address", "reply_to", "priority", "variables", "tags", "window_timezone",
+_PLAIN = ("name", "channel", "filters", "from_address", "reply_to", "priority", "variables", "tags", "window_timezone",
           "window_start", "window_end")  # fmt: skip
 
 
@@ -322,7 +355,8 @@ def broadcast_create(*, account: Account, data: dict[str, Any]) -> Broadcast:
     """A draft from validated input (see the API's serializer). Raises UnprocessableEntity naming every problem,
     the template's missing unsubscribe link included."""
     errors: list[ErrorEntry] = []
-    fields = _resolve(account, {"topic": None, "segment": None, "config_identifier": None, **data}, errors)
+    channel = data.get("channel", Broadcast.Channel.EMAIL)
+    fields = _resolve(account, {"topic": None, "segment": None, "config_identifier": None, **data}, errors, channel)
     if errors:
         raise UnprocessableEntity(errors)
     broadcast = Broadcast(account=account, **fields, **{key: data[key] for key in _PLAIN if key in data})
@@ -337,7 +371,10 @@ def broadcast_update(*, broadcast: Broadcast, data: dict[str, Any]) -> Broadcast
     if broadcast.status != Broadcast.Status.DRAFT:
         raise _conflict(broadcast, "changed", "a draft")
     errors: list[ErrorEntry] = []
-    fields = _resolve(broadcast.account, data, errors)
+    channel = data.get("channel", broadcast.channel)
+    if "config_identifier" not in data and broadcast_channel(channel).uses_connection != bool(broadcast.connection_id):
+        data = {**data, "config_identifier": None}  # a new channel that needs the default connection, or none
+    fields = _resolve(broadcast.account, data, errors, channel)
     if errors:
         raise UnprocessableEntity(errors)
     for key, value in [*fields.items(), *((key, data[key]) for key in _PLAIN if key in data)]:

@@ -9,6 +9,7 @@ from push.services.apps import (
     push_app_pause,
     push_app_resume,
 )
+from push.services.bulk import BulkPush, BulkPushSender, pushes_enqueue_bulk, pushes_withdraw
 from push.services.devices import Registration, push_device_delete, push_device_register
 from push.services.platform_events import is_platform_event, push_platform_event
 from push.services.sending import (
@@ -23,6 +24,8 @@ from push.services.sending import (
 
 __all__ = [
     "AppCredentials",
+    "BulkPush",
+    "BulkPushSender",
     "DuplicateClientPushId",
     "NotCancellable",
     "PushDraft",
@@ -41,4 +44,6 @@ __all__ = [
     "push_fanout_step",
     "push_fanouts_stalled",
     "push_platform_event",
+    "pushes_enqueue_bulk",
+    "pushes_withdraw",
 ]

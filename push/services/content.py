@@ -45,8 +45,8 @@ def push_content_render(
     reserved = payloads.reserved_data_keys(rendered.data)
     if reserved:
         return None, f"the template's data uses {', '.join(reserved)}, reserved by APNs or FCM"
-    fields = {"title": rendered.title, "body": rendered.body, "data": rendered.data}
-    problem = payloads.size_problem(replace(base, **fields))
+    fields: dict[str, Any] = {"title": rendered.title, "body": rendered.body, "data": rendered.data}
+    problem = payloads.size_problem(replace(base, title=rendered.title, body=rendered.body, data=rendered.data))
     if problem:
         return None, problem
     return fields, None

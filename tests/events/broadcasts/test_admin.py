@@ -65,6 +65,7 @@ def test_a_draft_made_in_the_admin_is_checked_like_the_api(admin_client, account
     form = {
         "account": account.pk,
         "name": "Admin draft",
+        "channel": "email",
         "template": bare.pk,
         "variables": "{}",
         "topic": topic.pk,
@@ -81,3 +82,6 @@ def test_a_draft_made_in_the_admin_is_checked_like_the_api(admin_client, account
     saved = admin_client.post("/admin/events/broadcast/add/", {**form, "template": good.pk})
     assert saved.status_code == 302
     assert Broadcast.objects.get(name="Admin draft").status == "draft"
+    sms = admin_client.post("/admin/events/broadcast/add/", {**form, "name": "Admin SMS", "channel": "sms"})
+    assert "&#x27;bare&#x27; is an email template; an SMS broadcast sends an SMS template" in sms.content.decode()
+    assert not Broadcast.objects.filter(name="Admin SMS").exists()

@@ -1,57 +1,36 @@
-"""What a broadcast needs from a channel: which contact column holds its address, which addresses it suppresses,
-what its template must contain, and how a batch of rendered messages enters its outbox. Email is the first; SMS
-and push plug in by registering another `BroadcastChannel`."""
+"""Email broadcasts: one email per contact, with RFC 8058 one-click unsubscribe headers, from a verified identity."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from accounts.models import AwsConnection
 from config.api.errors import ErrorEntry, Loc, error_entry
-from contacts.models import Contact
 from contacts.selectors import ExclusionSql
-from contacts.unsubscribe import list_unsubscribe_headers, preferences_url, unsubscribe_token, unsubscribe_url
+from contacts.unsubscribe import list_unsubscribe_headers
 from emails.addresses import Address, AddressError, parse_address
-from emails.models import Suppression
-from emails.services import BulkEmail, BulkSender, emails_enqueue_bulk
+from emails.models import Email, Suppression
+from emails.services import BulkEmail, BulkSender, emails_enqueue_bulk, emails_withdraw
 from emails.services.accept import AcceptContext
 from emails.templating import TemplateRenderError, TemplateVersion, html_has_visible_link, template_render
+from events.broadcasts.channels.base import (
+    BroadcastChannel,
+    Enqueued,
+    Recipient,
+    client_id,
+    contact_token,
+    sesame_variables,
+)
 from events.broadcasts.models import Broadcast
 
 UNSUBSCRIBE_LINK_EXAMPLE = '<a href="{{ unsubscribe_url }}">Unsubscribe</a>'
 
 
-@dataclass(frozen=True)
-class Recipient:
-    row_id: int
-    contact: Contact
-
-
-class BroadcastChannel:
-    name: ClassVar[str]
-    address_column: ClassVar[str]  # the contacts column a recipient must have
-
-    def exclude_suppressed(self, exclusions: ExclusionSql, *, alias: str, account_id: Any) -> None:
-        """Add to `exclusions` the channel's own: addresses of contacts rows `alias` it must not reach."""
-        raise NotImplementedError
-
-    def problems(self, broadcast: Broadcast, version: TemplateVersion, loc: Loc) -> list[ErrorEntry]:
-        """Why this broadcast cannot be sent as it stands (template, sender), as 422 entries."""
-        raise NotImplementedError
-
-    def enqueue(self, broadcast: Broadcast, recipients: Sequence[Recipient]) -> tuple[dict[int, Any], dict[int, str]]:
-        """Render and store one message per recipient in the caller's transaction: (row id -> message id,
-        row id -> why it could not be rendered)."""
-        raise NotImplementedError
-
-    def rate(self, connection: AwsConnection) -> float:
-        """Messages per second the connection sends on this channel now."""
-        raise NotImplementedError
-
-
 class EmailBroadcastChannel(BroadcastChannel):
     name = "email"
+    label = "an email"
     address_column = "email"
+    tracks_opens = True
+    message_model = Email
+    admin_url = "admin:emails_email_change"
 
     def exclude_suppressed(self, exclusions: ExclusionSql, *, alias: str, account_id: Any) -> None:
         table = Suppression._meta.db_table
@@ -81,12 +60,17 @@ class EmailBroadcastChannel(BroadcastChannel):
                     "value_error.unsubscribe_link",
                 )
             )
+        if not broadcast.from_address:
+            return [
+                *errors,
+                error_entry([*loc, "from"], "an email broadcast needs a sender: a verified identity", "missing"),
+            ]
         try:
             sender = parse_address(broadcast.from_address)
         except AddressError as exc:
             return [*errors, error_entry([*loc, "from"], str(exc), "value_error.email")]
         ctx = AcceptContext(broadcast.account)
-        if not ctx.sender_verified(broadcast.connection, sender):
+        if broadcast.connection is not None and not ctx.sender_verified(broadcast.connection, sender):
             errors.append(
                 error_entry(
                     [*loc, "from"],
@@ -97,25 +81,24 @@ class EmailBroadcastChannel(BroadcastChannel):
             )
         return errors
 
-    def enqueue(self, broadcast: Broadcast, recipients: Sequence[Recipient]) -> tuple[dict[int, Any], dict[int, str]]:
+    def enqueue(self, broadcast: Broadcast, recipients: Sequence[Recipient]) -> Enqueued:
         version = broadcast.template_version
-        assert version is not None  # set when the broadcast started
+        assert version is not None and broadcast.connection is not None  # set when the broadcast started
         items: dict[int, BulkEmail] = {}
-        failed: dict[int, str] = {}
+        done = Enqueued()
         for recipient in recipients:
             contact = recipient.contact
-            token = unsubscribe_token(
-                account_id=broadcast.account_id, contact_id=contact.pk, topic_id=broadcast.topic_id
-            )
-            extra = {"unsubscribe_url": unsubscribe_url(token), "preferences_url": preferences_url(token)}
+            token = contact_token(broadcast, contact)
             try:
-                rendered = template_render(version=version, variables=broadcast.variables, contact=contact, extra=extra)
+                rendered = template_render(
+                    version=version, variables=broadcast.variables, contact=contact, extra=sesame_variables(token)
+                )
                 to = Address(name=contact.full_name, email=parse_address(contact.email).email)
             except (TemplateRenderError, AddressError) as exc:  # one contact's data never stops the others' sends
-                failed[recipient.row_id] = f"{type(exc).__name__}: {exc}"[:200]
+                done.failed[recipient.row_id] = f"{type(exc).__name__}: {exc}"[:200]
                 continue
             items[recipient.row_id] = BulkEmail(
-                client_email_id=f"broadcast:{broadcast.pk}:{contact.pk}",
+                client_email_id=client_id(broadcast, contact),
                 to=to,
                 subject=rendered.subject,
                 html_body=rendered.html,
@@ -133,18 +116,12 @@ class EmailBroadcastChannel(BroadcastChannel):
             custom_fields={"broadcast_id": str(broadcast.pk)},
         )
         stored = emails_enqueue_bulk(sender=sender, items=list(items.values()))
-        return {row_id: stored[item.client_email_id] for row_id, item in items.items()}, failed
+        done.stored = {row_id: stored[item.client_email_id] for row_id, item in items.items()}
+        return done
 
-    def rate(self, connection: AwsConnection) -> float:
-        return connection.effective_send_rate
+    def withdraw(self, message_ids: Sequence[Any], reason: str) -> set[Any]:
+        return emails_withdraw(email_ids=message_ids, reason=reason)
 
-
-_channels: dict[str, BroadcastChannel] = {"email": EmailBroadcastChannel()}
-
-
-def broadcast_channel(name: str) -> BroadcastChannel:
-    return _channels[name]
-
-
-def broadcast_channel_names() -> list[str]:
-    return sorted(_channels)
+    def outcome_sql(self) -> tuple[str, str, str, str]:
+        join, status, _, _ = super().outcome_sql()
+        return join, status, "m.opened_at", "m.clicked_at"
