@@ -18,25 +18,9 @@ from events.broadcasts import services
 from events.broadcasts.models import Broadcast, BroadcastRecipient
 from tests.contacts.factories import contact_for
 from tests.emails.factories import sending_connection
-from tests.events.broadcasts.factories import broadcast_for, contacts_bulk, newsletter_template
+from tests.events.broadcasts.factories import broadcast_for, contacts_bulk, ledger, newsletter_template, run
 
 pytestmark = pytest.mark.django_db
-
-
-def run(broadcast: Broadcast) -> None:
-    """Start it and feed it until the outbox window is full or the audience is done."""
-    services.broadcast_start(broadcast_id=broadcast.pk, now=timezone.now())
-    while services.broadcast_feed_step(broadcast_id=broadcast.pk, now=timezone.now()):
-        pass
-
-
-def ledger(broadcast: Broadcast) -> dict[str | None, str]:
-    return {
-        email: f"{status}:{reason}" if reason else status
-        for email, status, reason in BroadcastRecipient.objects.filter(broadcast=broadcast).values_list(
-            "contact__email", "status", "reason"
-        )
-    }
 
 
 def test_exclusions_are_recorded_and_eligible_contacts_get_one_email_with_rfc_8058_headers(account):
