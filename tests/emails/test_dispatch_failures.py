@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from moto import mock_aws
 from moto.core.botocore_stubber import MockRawResponse
 
@@ -33,10 +34,9 @@ class RefusingSes:
         if self._left <= 0:
             return None
         self._left -= 1
-        headers = {
-            "x-amzn-ErrorType": f"{self._code}:http://internal.amazon.com/coral/com.amazonaws.simpleemailv2/",
-            "Content-Type": "application/json",
-        }
+        headers = HTTPHeaders()
+        headers["x-amzn-ErrorType"] = f"{self._code}:http://internal.amazon.com/coral/com.amazonaws.simpleemailv2/"
+        headers["Content-Type"] = "application/json"
         body = json.dumps({"message": self._message}).encode()
         return AWSResponse(request.url, _STATUS.get(self._code, 400), headers, MockRawResponse(body))
 
