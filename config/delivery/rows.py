@@ -8,12 +8,14 @@ uses, so defaults, `auto_now_add` and JSON adaptation come out exactly as with `
 No model signal is sent: outbox rows have no receivers, and a model that gains one must use `save()`.
 """
 
+import json
 import zlib
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from django.db import connections, router, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import Model
 from django.db.models.base import ModelState
 
@@ -119,13 +121,101 @@ def _copy_insert(cursor: Any, model: type[Model], rows: Sequence[Model], connect
     # emptied at every commit. LIKE copies columns and NOT NULLs but no unique index: the real table decides
     # conflicts.
     cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
+    converters = _copy_converters(model, connection.alias)
     with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row(_values(row, fields, connection))
+            state = row.__dict__
+            copy.write_row([convert(row) if convert else state[attname] for attname, convert in converters])
     cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}{suffix}")  # noqa: S608
     returned = [value for (value,) in cursor.fetchall()]
     cursor.execute(f"DELETE FROM {stage}")  # noqa: S608 (a second batch in the same transaction starts empty)
     return returned
+
+
+# Fields whose `get_db_prep_save` hands PostgreSQL's driver the attribute as it is (for values of the field's own
+# type, which is what accept stores): COPY takes those straight from the row. Exact classes only: a subclass may
+# convert, and goes through the ORM's own preparation like every other field.
+_AS_IS = frozenset(
+    {
+        models.CharField,
+        models.TextField,
+        models.EmailField,
+        models.SlugField,
+        models.URLField,
+        models.BooleanField,
+        models.IntegerField,
+        models.SmallIntegerField,
+        models.BigIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveSmallIntegerField,
+        models.PositiveBigIntegerField,
+        models.BigAutoField,
+        models.AutoField,
+        models.UUIDField,
+        models.ForeignKey,
+        models.OneToOneField,
+        models.DateField,
+    }
+)
+
+
+@cache
+def _copy_converters(model: type[Model], alias: str) -> tuple[tuple[str, Callable[[Model], Any] | None], ...]:
+    """Per column of a COPY: (attname, None) to send the attribute as it is, or a function of the row giving what
+    `get_db_prep_save(pre_save(row))` gives (0.2 of a 500-email batch's CPU went to running that for all 38 columns
+    of every row)."""
+    connection = connections[alias]
+    converters: list[tuple[str, Callable[[Model], Any] | None]] = []
+    for field in model._meta.concrete_fields:
+        if isinstance(field, models.JSONField) and type(field) is models.JSONField:
+            converters.append((field.attname, _json_text(field)))
+        elif _is_auto(field):
+            converters.append((field.attname, _prepared(field, connection)))
+        elif type(field) in _AS_IS:
+            converters.append((field.attname, None))
+        elif type(field) is models.DateTimeField:
+            converters.append((field.attname, _aware_datetime(field, connection)))
+        else:
+            converters.append((field.attname, _prepared(field, connection)))
+    return tuple(converters)
+
+
+def _json_text(field: models.JSONField) -> Callable[[Model], Any]:
+    """The column's JSON as text, as psycopg's Jsonb adapter would write it (COPY's text format parses it)."""
+    attname, encoder = field.attname, field.encoder
+
+    def convert(row: Model) -> Any:
+        value = row.__dict__[attname]
+        if value is None:
+            return None
+        if value == []:  # most outbox JSON columns are empty: skip the encoder
+            return "[]"
+        if value == {}:
+            return "{}"
+        return json.dumps(value, cls=encoder)
+
+    return convert
+
+
+def _is_auto(field: Any) -> bool:
+    return bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+
+
+def _aware_datetime(field: models.DateTimeField, connection: Any) -> Callable[[Model], Any]:
+    """An aware datetime (or NULL) as it is; a naive one through the ORM, which warns and makes it aware."""
+    attname, prepared = field.attname, _prepared(field, connection)
+
+    def convert(row: Model) -> Any:
+        value = row.__dict__[attname]
+        if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
+            return value
+        return prepared(row)
+
+    return convert
+
+
+def _prepared(field: Any, connection: Any) -> Callable[[Model], Any]:
+    return lambda row: field.get_db_prep_save(field.pre_save(row, True), connection)
 
 
 def _values(row: Model, fields: tuple[Any, ...], connection: Any) -> list[Any]:

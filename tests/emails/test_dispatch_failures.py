@@ -1,12 +1,17 @@
-"""How dispatch treats SES's refusals. moto never throttles, so the one SendEmail (SES v2) call is faked at the module
-that builds boto3 clients (accounts/aws.py), raising exactly what botocore raises, and every other call is moto's."""
+"""How dispatch treats SES's refusals. moto never throttles, so the one SendEmail (SES v2) request is answered here as
+SES answers a refusal over HTTP (status, `x-amzn-ErrorType` header, JSON body), through botocore's `before-send` hook
+of the client accounts/aws.py builds; the answer is parsed by the same code as a real one, and every other call is
+moto's."""
 
+import json
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from moto import mock_aws
+from moto.core.botocore_stubber import MockRawResponse
 
 from accounts import aws
 from config.delivery.engine import Engine
@@ -16,21 +21,24 @@ from tests.emails.factories import email_body, sending_connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+_STATUS = {"TooManyRequestsException": 429, "LimitExceededException": 429, "ServiceUnavailable": 503}
+
 
 class RefusingSes:
-    """Wraps moto's SES v2 client: the first `times` SendEmail calls fail with `code`/`message`."""
+    """Answers the first `times` SendEmail requests with SES's refusal `code`/`message`; later ones go to moto."""
 
-    def __init__(self, real: Any, code: str, message: str, times: int) -> None:
-        self._real, self._code, self._message, self._left = real, code, message, times
+    def __init__(self, code: str, message: str, times: int) -> None:
+        self._code, self._message, self._left = code, message, times
 
-    def send_email(self, **params: Any) -> Any:
-        if self._left > 0:
-            self._left -= 1
-            raise ClientError({"Error": {"Code": self._code, "Message": self._message}}, "SendEmail")
-        return self._real.send_email(**params)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
+    def __call__(self, request: Any, **kwargs: Any) -> AWSResponse | None:
+        if self._left <= 0:
+            return None
+        self._left -= 1
+        headers = HTTPHeaders()
+        headers["x-amzn-ErrorType"] = f"{self._code}:http://internal.amazon.com/coral/com.amazonaws.simpleemailv2/"
+        headers["Content-Type"] = "application/json"
+        body = json.dumps({"message": self._message}).encode()
+        return AWSResponse(request.url, _STATUS.get(self._code, 400), headers, MockRawResponse(body))
 
 
 @pytest.fixture
@@ -41,21 +49,18 @@ def refusing(settings, monkeypatch):
         boto3.client("ses", region_name="us-east-1").verify_domain_identity(Domain="example.com")
 
         def install(code: str, message: str, times: int) -> None:
+            refuse = RefusingSes(code, message, times)
             real_client = aws.client
+            hooked: set[int] = set()
 
             def client(connection: Any, service: str) -> Any:
-                real = real_client(connection, service)
-                return RefusingSes(real, code, message, times) if service == "sesv2" else real
+                found = real_client(connection, service)
+                if service == "sesv2" and id(found) not in hooked:
+                    found.meta.events.register_first("before-send.sesv2.SendEmail", refuse)
+                    hooked.add(id(found))
+                return found
 
-            wrapped: dict[str, Any] = {}
-
-            def cached(connection: Any, service: str) -> Any:
-                key = f"{connection.pk}:{service}"
-                if key not in wrapped:
-                    wrapped[key] = client(connection, service)
-                return wrapped[key]
-
-            monkeypatch.setattr(aws, "client", cached)
+            monkeypatch.setattr(aws, "client", client)
 
         yield install
     aws.forget_all()

@@ -1,6 +1,7 @@
 """Dispatch through SES, with moto at the boto3 boundary."""
 
 import email as email_lib
+import json
 from email.policy import default as default_policy
 from typing import Any
 
@@ -31,11 +32,11 @@ def ses(settings: Any):
 
 @pytest.fixture
 def ses_calls(ses):
-    """The parameters of every SES v2 SendEmail call, as boto3 sent them to (moto's) SES."""
+    """The JSON body of every SES v2 SendEmail request, as it went to (moto's) SES."""
     calls: list[dict[str, Any]] = []
 
-    def record(params: dict[str, Any], **kwargs: Any) -> None:
-        calls.append(dict(params))
+    def record(request: Any, **kwargs: Any) -> None:
+        calls.append(json.loads(request.body))
 
     boto3.DEFAULT_SESSION = None
     from botocore.session import Session
@@ -44,7 +45,7 @@ def ses_calls(ses):
 
     def create_client(self: Session, *args: Any, **kwargs: Any) -> Any:
         client = original(self, *args, **kwargs)
-        client.meta.events.register("provide-client-params.sesv2.SendEmail", record)
+        client.meta.events.register("before-send.sesv2.SendEmail", record)
         return client
 
     Session.create_client = create_client  # type: ignore[method-assign]
