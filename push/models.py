@@ -137,8 +137,9 @@ class PushMessage(models.Model):
     body = models.TextField()
     data = models.JSONField(default=dict, blank=True)
     template_version = template_version_link()
+    # Set only for a push rendered again for each contact (a templated segment push): the call's variables.
     variables = models.JSONField(
-        default=dict,
+        null=True,
         blank=True,
         help_text="A templated segment push's variables: each contact's deliveries are rendered with them and its own.",
     )

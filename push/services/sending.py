@@ -63,7 +63,7 @@ class PushDraft:
     client_push_id: str | None = None
     tags: list[str] = field(default_factory=list)
     template_version: TemplateVersion | None = None
-    variables: dict[str, Any] = field(default_factory=dict)  # a templated segment push's, rendered per contact
+    variables: dict[str, Any] | None = None  # a templated segment push's, rendered again for each contact
 
 
 def _message_from(account: Account, draft: PushDraft, now: datetime) -> PushMessage:
@@ -125,8 +125,8 @@ def push_deliveries_for(
             send_at=message.send_at,
             status=PushDelivery.Status.HELD if app.is_paused else waiting,
         )
-        if contents is not None:
-            delivery.content, problem = contents[device.contact_id]
+        if contents is not None:  # a contact deleted since its devices were read gets nothing
+            delivery.content, problem = contents.get(device.contact_id, (None, "the contact was deleted"))
             if problem:
                 delivery.status, delivery.failure_reason = PushDelivery.Status.FAILED, f"not sent: {problem}"
         rows.append(delivery)
@@ -201,7 +201,7 @@ def push_fanout_step(*, message_id: Any, chunk: int | None = None) -> bool:
                     "contact_id", "created_at"
                 )
             )
-            contents = _rendered_per_contact(message, devices) if message.template_version_id else None
+            contents = _rendered_per_contact(message, devices) if message.variables is not None else None
             added = _enqueue(message, devices, contents)
             PushMessage.objects.filter(pk=message.pk).update(
                 fanout_cursor=contact_ids[-1], fanout_touched_at=now, device_count=F("device_count") + added
@@ -215,12 +215,12 @@ def push_fanout_step(*, message_id: Any, chunk: int | None = None) -> bool:
 
 def _rendered_per_contact(message: PushMessage, devices: Sequence[PushDevice]) -> dict[Any, Rendered]:
     """The push's template rendered for each contact of these devices, with the call's variables and its own."""
-    version = message.template_version
-    assert version is not None
+    version, variables = message.template_version, message.variables
+    assert version is not None and variables is not None  # set together at accept
     base = content_of(message)
     contacts = Contact.objects.in_bulk({device.contact_id for device in devices})
     return {
-        pk: push_content_render(version=version, variables=message.variables, contact=contact, base=base)
+        pk: push_content_render(version=version, variables=variables, contact=contact, base=base)
         for pk, contact in contacts.items()
     }
 
