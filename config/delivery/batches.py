@@ -36,7 +36,8 @@ def outbox_store_batch(
 ) -> tuple[list[Any], dict[Any, Any]]:
     """Store these new rows of one account (queued, or already `suppressed` / `failed` by policy): returns the rows
     inserted and, for each client id some other message already held, that message's id. `timeline` gives the
-    accept-time events of the rows inserted (one model); `reserved` are the ids holding a quota unit."""
+    accept-time events of the rows inserted (one model); `reserved` are the ids holding a quota unit (email's:
+    SMS and push reserve none, they are counted once sent)."""
     if not rows:
         return [], {}
     with transaction.atomic():
