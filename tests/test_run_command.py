@@ -138,3 +138,18 @@ def test_the_readmes_first_sms_is_delivered_by_the_simulator(running_sesame):
     assert detail["status"] == "delivered", detail
     assert detail["price_usd"] == "0.00645"
     assert [entry["type"] for entry in detail["timeline"]] == ["accepted", "sent", "delivered"]
+
+
+def test_links_sesame_writes_point_where_up_serves(running_sesame):
+    """A sign-up form's script (like unsubscribe and confirmation links) is addressed at the port `up` was given."""
+    base, var_dir, _ = running_sesame
+    token = json.loads((var_dir / "demo-credentials.json").read_text())["token"]
+    status, body = _fetch(
+        f"{base}/v1/forms",
+        token=token,
+        body={"name": "Popup", "sender": "Acme <news@example.com>", "allowed_origins": ["https://www.acme.test"]},
+    )
+    assert status == 201, body
+    form = json.loads(body)
+    assert f'src="{base}/f/{form["key"]}.js"' in form["embed_snippet"]
+    assert _fetch(f"{base}/f/{form['key']}.js")[0] == 200

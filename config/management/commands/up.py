@@ -72,13 +72,16 @@ class Command(BaseCommand):
                 "config",
                 "worker",
                 "-l",
-                "info",
+                "warning",
                 "-Q",
                 settings.SESAME_WORKER_QUEUES,
                 *self._pool_options(),
             ]
-            commands["beat"] = [python, "-m", "celery", "-A", "config", "beat", "-l", "info"]
+            commands["beat"] = [python, "-m", "celery", "-A", "config", "beat", "-l", "warning"]
         env = {**os.environ, "SESAME_NO_BOOTSTRAP": "1"}
+        # Links Sesame writes into messages (unsubscribe, preferences, double opt-in) point where it is served,
+        # unless the operator says otherwise.
+        env.setdefault("SESAME_PUBLIC_URL", "http://" + bind.replace("0.0.0.0:", "127.0.0.1:"))
         return {
             name: subprocess.Popen(command, cwd=settings.BASE_DIR, env=env)  # noqa: S603
             for name, command in commands.items()
