@@ -16,7 +16,7 @@ from config.api.errors import ErrorEntry, Loc, error_entry
 
 STEP_TYPES = ("wait", "condition", "send", "add_tag", "remove_tag", "exit")
 OPERATORS = ("eq", "neq", "contains", "gt", "gte", "lt", "lte", "exists", "not_exists")
-CHANNELS = ("email", "sms")
+CHANNELS = ("email", "sms", "push")
 MAX_STEPS = 100
 MAX_WAIT_SECONDS = 366 * 86400
 _STEP_ID = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
@@ -302,6 +302,15 @@ class StepChecker:
             self._fail(
                 [*loc, "from"], "An email send step needs a from address (a verified identity).", "value_error.missing"
             )
+        if channel == "push":
+            for key in ("from", "config_identifier"):
+                if key in item:
+                    self._fail(
+                        [*loc, key],
+                        f"A push step takes no {key}: a push goes to the contact's enabled devices, each through "
+                        "its app's connection.",
+                        "value_error.not_applicable",
+                    )
 
     def _tag(self, item: Mapping[str, Any], loc: Loc, step: dict[str, Any]) -> None:
         tag = item.get("tag")

@@ -7,7 +7,7 @@ DESCRIPTION = (
     "`contact_created`, or `segment_entered` (`segment`: a saved segment's id; checked every minute). Steps run "
     'in order: `wait` (`seconds`, or `until` a time of day "HH:MM" in the contact\'s `attributes.timezone`, else '
     "UTC), `condition` (`segment`, or `tests` on contact fields and `attributes.<key>`, with `yes` and `no` step "
-    "lists; the run then carries on after the condition), `send` (`channel` email or sms, `template` id or name, "
+    "lists; the run then carries on after the condition), `send` (`channel` email, sms or push, `template` id or name, "
     "`topic` key, `from` for email, `config_identifier`), `add_tag` / `remove_tag` (`tag`) and `exit`. Each step "
     "gets an id (`s1`, `s2`, ... unless given). An event named `goal_event` ends a contact's run early. "
     '`reentry`: `{"mode": "once"}` (the default: once per contact, ever) or `{"mode": "every_trigger", '

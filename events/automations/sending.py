@@ -21,6 +21,9 @@ from emails.templating.models import Template
 from emails.templating.services import TemplateNotFound, template_render, template_resolve
 from events.automations.definition import StepFailed
 from events.automations.models import AutomationRun, AutomationRunStep
+from push.models import PushDevice
+from push.services.content import PLAIN, push_fields
+from push.services.sending import DuplicateClientPushId, PushDraft, push_accept
 from sms.models import SmsMessage
 from sms.services.accept import DuplicateClientSmsId, sms_accept
 
@@ -78,8 +81,10 @@ def automation_send(
     if topic is not None and topic.pk in contact_opted_out_topic_ids(contact=contact):
         return _skipped(f"the contact opted out of the topic {topic.key!r}")
     channel = step["channel"]
-    address = contact.email if channel == "email" else contact.mobile
-    if not address:
+    address = {"email": contact.email, "sms": contact.mobile}.get(channel) or ""
+    if channel == "push" and not PushDevice.objects.filter(contact=contact, enabled=True).exists():
+        return _skipped("the contact has no enabled push device")
+    if channel != "push" and not address:
         return _skipped(f"the contact has no {'email address' if channel == 'email' else 'mobile number'}")
     template = lookups.template(account, step["template"], channel)
     if isinstance(template, TemplateNotFound):
@@ -126,6 +131,23 @@ def automation_send(
             Email.objects.filter(pk=email.pk).update(template_version=rendered.version)
             suppressed = email.status == Email.Status.SUPPRESSED
             detail["email"] = str(email.pk)
+        elif channel == "push":
+            fields, problem = push_fields(rendered, base=PLAIN)
+            if fields is None:
+                return _skipped(str(problem))
+            push = push_accept(
+                account=account,
+                draft=PushDraft(
+                    **fields,
+                    contact=contact,
+                    priority=run.automation.priority,
+                    client_push_id=key,
+                    tags=["automation"],
+                    template_version=rendered.version,
+                ),
+            )
+            suppressed = False  # a device the platform refuses is disabled and shown on the push's own timeline
+            detail["push"] = str(push.pk)
         else:
             data = {"to": address, "body": rendered.body, "priority": run.automation.priority, "client_sms_id": key}
             if step.get("config_identifier"):
@@ -133,8 +155,8 @@ def automation_send(
             sms = sms_accept(account=account, data=data)
             suppressed = sms.status == SmsMessage.Status.SUPPRESSED
             detail["sms"] = str(sms.pk)
-    except (DuplicateClientEmailId, DuplicateClientSmsId) as exc:  # accepted by an earlier try of this step
-        detail[channel if channel == "sms" else "email"] = str(exc.existing_id)
+    except (DuplicateClientEmailId, DuplicateClientSmsId, DuplicateClientPushId) as exc:  # an earlier try's
+        detail[channel] = str(exc.existing_id)
         return Outcome.SENT, detail
     except UnprocessableEntity as exc:
         raise StepFailed("; ".join(str(entry["msg"]) for entry in exc.entries)) from None

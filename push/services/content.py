@@ -6,9 +6,21 @@ from dataclasses import replace
 from typing import Any
 
 from contacts.models import Contact
-from emails.templating import TemplateRenderError, TemplateVersion, template_render
+from emails.templating import RenderedMessage, TemplateRenderError, TemplateVersion, template_render
 from push import payloads
 from push.models import PushMessage
+
+# A push with nothing but its template's title, body and data (what an automation's push step sends).
+PLAIN = payloads.PushContent(
+    title="",
+    body="",
+    data={},
+    badge=None,
+    sound="",
+    ttl_seconds=None,
+    collapse_key="",
+    urgency=PushMessage.Urgency.HIGH,
+)
 
 
 def content_of(message: PushMessage) -> payloads.PushContent:
@@ -40,6 +52,12 @@ def push_content_render(
         rendered = template_render(version=version, variables=variables, contact=contact, extra=extra)
     except TemplateRenderError as exc:
         return None, f"the template cannot be rendered for this contact: {exc}"
+    return push_fields(rendered, base=base)
+
+
+def push_fields(rendered: RenderedMessage, *, base: payloads.PushContent) -> tuple[dict[str, Any] | None, str | None]:
+    """A rendered push template's title, body and data, or why they cannot go to a device: an empty body, data keys
+    APNs or FCM reserve, or a payload (`base`'s badge, sound, ... with these fields) over the platforms' limits."""
     if not rendered.body.strip():
         return None, "the template renders an empty body for this contact"
     reserved = payloads.reserved_data_keys(rendered.data)

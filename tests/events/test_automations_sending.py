@@ -5,10 +5,13 @@ from emails.models import Email, Suppression
 from emails.templating.services import template_create
 from events.automations import runner
 from events.automations.models import AutomationRun
+from push.models import PushDelivery, PushMessage
 from sms.models import SmsMessage
+from tests.accounts.factories import connection_for
 from tests.contacts.factories import contact_for
 from tests.emails.factories import sending_connection
 from tests.events.automations_helpers import automation_for, release_all, step_outcomes
+from tests.events.broadcasts.factories import device_for, push_app_for, push_template
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +118,38 @@ def test_sms_send_step(account):
         for run in AutomationRun.objects.filter(automation=automation)
     )
     assert reasons == ["", "the contact has no mobile number"]
+
+
+def test_a_push_step_sends_the_contacts_rendered_push_to_each_enabled_device(account):
+    app = push_app_for(account, connection_for(account))
+    push_template(
+        account,
+        title="Back in stock",
+        body="Your size {{ size | default: 'new' }} sneakers are back.",
+        data={},
+    )
+    automation = automation_for(account, steps=[{"type": "send", "channel": "push", "template": "season"}])
+    ada = contact_for(account, email="ada@example.com", attributes={"size": "42"}, tags=["red sneakers"])
+    phone, tablet = device_for(ada, app), device_for(ada, app)
+    device_for(ada, app, enabled=False)
+    nobody = contact_for(account, email="no-device@example.com", tags=["red sneakers"])
+    release_all()
+
+    push = PushMessage.objects.get(account=account)
+    assert (push.contact_id, push.body, push.priority) == (ada.pk, "Your size 42 sneakers are back.", 60)
+    assert push.client_push_id == f"automation-{AutomationRun.objects.get(contact=ada).pk}-s1"
+    assert set(PushDelivery.objects.filter(message=push).values_list("device_id", flat=True)) == {phone.pk, tablet.pk}
+    assert step_outcomes(AutomationRun.objects.get(contact=ada))[-1] == ("s1", "sent")
+    sent = ContactEvent.objects.get(contact=ada, name="automation.sent")
+    assert sent.properties["push"] == str(push.pk)
+    skipped = AutomationRun.objects.get(automation=automation, contact=nobody).steps.order_by("-id")[0]
+    assert (skipped.outcome, skipped.detail["reason"]) == ("skipped", "the contact has no enabled push device")
+
+
+def test_a_push_step_takes_no_sender(account):
+    from config.api.errors import UnprocessableEntity
+
+    with pytest.raises(UnprocessableEntity) as refused:
+        automation_for(account, steps=[{"type": "send", "channel": "push", "template": "season", "from": "x@y.z"}])
+    [entry] = refused.value.entries
+    assert entry["loc"][-1] == "from" and "push goes to the contact's enabled devices" in entry["msg"]
