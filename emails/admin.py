@@ -297,11 +297,10 @@ class IdentityAdmin(admin.ModelAdmin):
 
     @admin.display(description="DNS records to publish")
     def dns_records(self, identity: Identity) -> str:
-        rows = "".join(
-            format_html("<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td></tr>", name, kind, value)
-            for name, kind, value in identity.dkim_records
+        rows = format_html_join(
+            "", "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td></tr>", identity.dkim_records
         )
-        return format_html("<table>{}</table>", format_html(rows)) if rows else "-"
+        return format_html("<table>{}</table>", rows) if rows else "-"
 
     @admin.action(description="Refresh verification status from SES")
     def refresh(self, request: HttpRequest, queryset: QuerySet[Identity]) -> None:
