@@ -25,6 +25,11 @@ from config.delivery.services import delivery_announce
 WITHDRAWN_MARK = "~withdrawn~"
 
 
+def withdrawn_client_id(client_id_field: str) -> Concat:
+    """The UPDATE value that frees a withdrawn row's client id: the id, the mark and the row's own id."""
+    return Concat(F(client_id_field), Value(WITHDRAWN_MARK), Cast(F("id"), CharField()))
+
+
 def outbox_store_batch(
     rows: Sequence[Any],
     *,
@@ -71,7 +76,7 @@ def outbox_withdraw(*, channel: Channel, ids: Sequence[Any], client_id_field: st
         )
         channel.rows.filter(pk__in=[row.pk for row in found]).update(
             status=OutboxStatus.CANCELLED,
-            **{client_id_field: Concat(F(client_id_field), Value(WITHDRAWN_MARK), Cast(F("id"), CharField()))},
+            **{client_id_field: withdrawn_client_id(client_id_field)},
         )
         channel.record(found, "cancelled", reason)
         channel.release_quota(found)

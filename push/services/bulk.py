@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import CharField, F, Value
-from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from accounts.models import Account
-from config.delivery.batches import WITHDRAWN_MARK
+from config.delivery.batches import withdrawn_client_id
 from config.delivery.channels import channel_named
 from config.delivery.rows import outbox_store_new
 from config.delivery.services import delivery_announce
@@ -115,7 +113,7 @@ def pushes_withdraw(*, message_ids: Sequence[Any], reason: str) -> set[uuid.UUID
         )
         PushMessage.objects.filter(pk__in=withdrawn).update(
             status=PushMessage.Status.CANCELLED,
-            client_push_id=Concat(F("client_push_id"), Value(WITHDRAWN_MARK), Cast(F("id"), CharField())),
+            client_push_id=withdrawn_client_id("client_push_id"),
         )
         channel_named("push").record(taken, "cancelled", reason)
     return withdrawn
