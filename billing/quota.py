@@ -25,18 +25,37 @@ from rest_framework.exceptions import APIException
 from billing.models import BillingPeriod, Subscription, UsageAlert, UsageEntry
 from billing.services.subscriptions import period_current, period_for_usage, subscription_for_account
 
-_RESERVE_SQL = """
-WITH period AS (
-    UPDATE billing_billingperiod SET emails_used = emails_used + %s
-    WHERE account_id = %s AND status = 'open' AND starts_on <= %s AND ends_on > %s
-      AND (email_limit IS NULL OR emails_used + %s <= email_limit)
+# The fast path's conditional UPDATE and its ledger rows, as two CTEs (`period`, `entries`) a caller can end with its
+# own statement: `guard` is one more SQL condition on the UPDATE (TRUE when there is none). Named placeholders, so
+# the caller's own can sit beside them.
+_RESERVE_CTES = """
+period AS (
+    UPDATE billing_billingperiod SET emails_used = emails_used + %(rn)s
+    WHERE account_id = %(ra)s AND status = 'open' AND starts_on <= %(rt)s AND ends_on > %(rt)s
+      AND (email_limit IS NULL OR emails_used + %(rn)s <= email_limit) AND {guard}
     RETURNING id, emails_used, included_emails
 ), entries AS (
     INSERT INTO billing_usageentry (account_id, period_id, channel, kind, message_id, units, created_at)
-    SELECT %s, period.id, %s, 'reserved', message.id, 1, %s FROM period, unnest(%s::uuid[]) AS message(id)
-)
-SELECT id, emails_used, included_emails FROM period
-"""
+    SELECT %(ra)s, period.id, %(rc)s, 'reserved', message.id, 1, %(rw)s
+    FROM period, unnest(%(ri)s::uuid[]) AS message(id)
+)"""
+
+
+def reserve_ctes(
+    *, account_id: Any, channel: str, message_ids: Sequence[uuid.UUID], now: datetime, guard: str = "TRUE"
+) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL only: the fast path of `usage_reserve` as the CTEs `period` (the reserved period's id, usage and
+    included emails: one row when the units were granted, none otherwise) and `entries`, with their parameters. A
+    caller folding its insert into the reservation ends them with its own statement and, when `period` returned a
+    row, calls `usage_reserved` with it."""
+    params = {"rn": len(message_ids), "ra": account_id, "rt": now.date(), "rc": channel, "rw": now}
+    return _RESERVE_CTES.format(guard=guard), {**params, "ri": list(message_ids)}
+
+
+def usage_reserved(*, account_id: Any, period: tuple[Any, int, int], granted: int, now: datetime) -> None:
+    """What follows a reservation made through `reserve_ctes`: the usage alerts it crossed."""
+    used, included = period[1], period[2]
+    _alerts_record(account_id=account_id, period_id=period[0], used=used, granted=granted, included=included, now=now)
 
 
 # Why a message of a batch was left out once the quota ran out part way (the first ones got their units).
@@ -62,7 +81,7 @@ def usage_reserve(
     n = len(message_ids)
     row = _reserve_fast(account_id, channel, list(message_ids), n, today, now)
     if row is not None:
-        _alerts_record(account_id=account_id, period_id=row[0], used=row[1], granted=n, included=row[2], now=now)
+        usage_reserved(account_id=account_id, period=row, granted=n, now=now)
         return list(message_ids)
     return _reserve_slow(account_id, channel, list(message_ids), today, now, partial)
 
@@ -71,8 +90,9 @@ def _reserve_fast(
     account_id: Any, channel: str, ids: list[uuid.UUID], n: int, today: date, now: datetime
 ) -> tuple[Any, int, int] | None:
     if connection.vendor == "postgresql":
+        ctes, params = reserve_ctes(account_id=account_id, channel=channel, message_ids=ids, now=now)
         with connection.cursor() as cursor:
-            cursor.execute(_RESERVE_SQL, [n, account_id, today, today, n, account_id, channel, now, ids])
+            cursor.execute(f"WITH {ctes} SELECT id, emails_used, included_emails FROM period", params)  # noqa: S608
             found = cursor.fetchone()
         return (found[0], found[1], found[2]) if found else None
     with transaction.atomic():

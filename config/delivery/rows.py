@@ -72,8 +72,30 @@ def outbox_insert(row: Model) -> None:
     sql, fields = _statement(type(row), alias)
     with connection.cursor() as cursor:
         cursor.execute(sql, _values(row, fields, connection))
+    outbox_inserted(row)
+
+
+def outbox_insert_select(row: Model) -> tuple[str, dict[str, Any]]:
+    """The INSERT of `row` as `INSERT INTO … SELECT <its values>`, with named placeholders (`%(c0)s`, …) and their
+    values, for a caller that folds it into a larger statement and appends its own `WHERE`. Once that statement
+    inserted it, `outbox_inserted(row)`."""
+    alias = router.db_for_write(type(row))
+    sql, fields = _select_statement(type(row), alias)
+    return sql, {f"c{i}": value for i, value in enumerate(_values(row, fields, connections[alias]))}
+
+
+def outbox_inserted(row: Model) -> None:
     row._state.adding = False
-    row._state.db = alias
+    row._state.db = router.db_for_write(type(row))
+
+
+@cache
+def _select_statement(model: type[Model], alias: str) -> tuple[str, tuple[Any, ...]]:
+    quote = connections[alias].ops.quote_name
+    fields = tuple(model._meta.concrete_fields)
+    columns = ", ".join(quote(field.column) for field in fields)
+    values = ", ".join(f"%(c{i})s" for i in range(len(fields)))
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {values}", fields
 
 
 def outbox_insert_new(rows: Sequence[Model]) -> set[Any]:

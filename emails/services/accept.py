@@ -7,20 +7,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account, AwsConnection
 from accounts.tenant_cache import tenant_memo
-from billing.quota import QUOTA_SPENT, usage_release, usage_reserve
+from billing.quota import QUOTA_SPENT, reserve_ctes, usage_release, usage_reserve, usage_reserved
 from config.api.errors import ErrorEntry, Loc, UnprocessableEntity, error_entry
 from config.delivery.batches import outbox_store_batch
-from config.delivery.rows import outbox_insert, outbox_row
+from config.delivery.rows import outbox_insert, outbox_insert_select, outbox_inserted, outbox_row
 from config.delivery.services import delivery_announce
+from config.prepared import fetch_prepared
 from emails.addresses import Address, AddressError, parse_address
 from emails.channel import email_channel
 from emails.models import Email, EmailEvent, Identity, TemplateVersion
-from emails.policy import RecipientPolicy
+from emails.policy import RecipientPolicy, policy_query
 from emails.templating.sending import TemplateSends, names_template
 from emails.validation import MAX_MESSAGE_BYTES, EmailDraft, validate_email_body
 
@@ -140,7 +141,7 @@ def _email_from(
 
 
 def _prepare(
-    draft: EmailDraft, *, ctx: AcceptContext, policy: RecipientPolicy, loc: Loc, now: datetime
+    draft: EmailDraft, *, ctx: AcceptContext, loc: Loc, now: datetime
 ) -> tuple[Email | None, list[ErrorEntry]]:
     connection, problem = ctx.connection(draft.config_identifier, loc)
     errors = [problem] if problem else []
@@ -158,8 +159,14 @@ def _prepare(
         errors.append(size_problem)
     if errors:
         return None, errors
-    email = _email_from(draft, account=ctx.account, connection=connection, now=now)
-    recipients = [draft.to, *draft.cc, *draft.bcc]
+    return _email_from(draft, account=ctx.account, connection=connection, now=now), []
+
+
+def _recipients(draft: EmailDraft) -> list[Address]:
+    return [draft.to, *draft.cc, *draft.bcc]
+
+
+def _apply_policy(email: Email, recipients: list[Address], policy: RecipientPolicy) -> None:
     dropped = [
         {"address": address.email, "reason": reason}
         for address in recipients
@@ -169,7 +176,6 @@ def _prepare(
     email.cost = max(1, len(recipients) - len(dropped))  # SES counts recipients against the send rate
     if len(dropped) == len(recipients):
         email.status = Email.Status.SUPPRESSED
-    return email, []
 
 
 def sesame_event(email: Email, event_type: str, detail: str, recipient: str = "") -> EmailEvent:
@@ -215,18 +221,39 @@ def email_accept(*, account: Account, data: Any, sealed: bool = False) -> Email:
     draft, errors = validate_email_body(data)
     email = None
     if draft is not None:
-        policy = RecipientPolicy(account=account, addresses=[draft.to, *draft.cc, *draft.bcc])
-        email, errors = _prepare(draft, ctx=AcceptContext(account), policy=policy, loc=["body"], now=timezone.now())
-    if email is None:
+        email, errors = _prepare(draft, ctx=AcceptContext(account), loc=["body"], now=timezone.now())
+    if email is None or draft is None:
         raise UnprocessableEntity(errors)
     email.sealed = sealed
     if version is not None:
         email.template_version = version
+    try:
+        _store_one(account, email, _recipients(draft))
+    except IntegrityError:
+        existing = Email.objects.filter(account=account, client_email_id=email.client_email_id).first()
+        if existing is None:
+            raise
+        raise DuplicateClientEmailId(str(email.client_email_id), existing.id) from None
+    return email
+
+
+def _store_one(account: Account, email: Email, recipients: list[Address]) -> None:
+    """Apply the recipient policy, reserve the quota unit (402 when spent) and insert. On PostgreSQL, when the
+    shipped disposable list drops nobody, all three are one statement (`_insert_reserved`); the steps below run
+    only when it reports a dropped recipient or no quota, with what it read."""
+    rows = None
+    screened = RecipientPolicy(account=account, addresses=recipients, rows=())  # the shipped list: no query
+    _apply_policy(email, recipients, screened)
+    if connection.vendor == "postgresql" and not email.dropped_recipients:
+        rows = _insert_reserved(account, email, recipients)
+        if rows is None:
+            return
+    _apply_policy(email, recipients, RecipientPolicy(account=account, addresses=recipients, rows=rows))
     # The quota first (402 when spent). It commits on its own: a crash before the INSERT leaves one unit reserved
     # for an email that does not exist, the price of keeping accept free of a transaction.
     usage_reserve(account_id=account.pk, channel="email", message_ids=_billable([email]))
     # A lone INSERT needs no transaction of its own: one round trip instead of three on the hot path.
-    atomic = bool(email.dropped_recipients) or transaction.get_connection().in_atomic_block
+    atomic = bool(email.dropped_recipients) or connection.in_atomic_block
     try:
         with transaction.atomic() if atomic else contextlib.nullcontext():
             outbox_insert(email)
@@ -234,11 +261,40 @@ def email_accept(*, account: Account, data: Any, sealed: bool = False) -> Email:
             _after_commit([email])
     except IntegrityError:
         usage_release(channel="email", message_ids=_billable([email]))
-        existing = Email.objects.filter(account=account, client_email_id=email.client_email_id).first()
-        if existing is None:
-            raise
-        raise DuplicateClientEmailId(str(email.client_email_id), existing.id) from None
-    return email
+        raise
+
+
+def _insert_reserved(account: Account, email: Email, recipients: list[Address]) -> list[tuple[str, str, str]] | None:
+    """Read the policy, reserve the unit and insert `email`, in one statement and one round trip, the insert and
+    the reservation only when the policy drops no recipient and the quota has the unit. Returns None when the
+    email was stored, else the policy's rows (none: the quota's fast path had no unit, and the slow path, which
+    says why or opens the period, must run). A used client_email_id raises IntegrityError, with nothing kept."""
+    policy_sql, policy_params = policy_query(account=account, addresses=recipients)
+    now = timezone.now()
+    ctes, reserve_params = reserve_ctes(
+        account_id=account.pk,
+        channel="email",
+        message_ids=[email.pk],
+        now=now,
+        guard="NOT EXISTS (SELECT 1 FROM policy)",
+    )
+    insert_sql, insert_params = outbox_insert_select(email)
+    sql = (
+        f"WITH policy AS ({policy_sql}), {ctes}, stored AS ({insert_sql} WHERE EXISTS (SELECT 1 FROM period)) "  # noqa: S608 (our own SQL)
+        "SELECT kind, value, reason, NULL, NULL, NULL FROM policy "
+        "UNION ALL SELECT NULL, NULL, NULL, id, emails_used, included_emails FROM period"
+    )
+    # Inside a caller's transaction a refused insert must not abort it: a savepoint, as the steps below take.
+    with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+        found = fetch_prepared(sql, {**policy_params, **reserve_params, **insert_params})
+    policy_rows = [(kind, value, reason) for kind, value, reason, *_ in found if kind is not None]
+    period = next(((pk, used, included) for kind, _, _, pk, used, included in found if kind is None), None)
+    if period is None:
+        return policy_rows
+    outbox_inserted(email)
+    usage_reserved(account_id=account.pk, period=period, granted=1, now=now)
+    _after_commit([email])
+    return None
 
 
 def _billable(emails: Sequence[Email]) -> list[uuid.UUID]:
@@ -263,7 +319,7 @@ def email_accept_batch(*, account: Account, items: list[Any]) -> list[BatchItemR
         drafts = [
             validate_email_body(item, base=["body", "emails", index], now=now) for index, item in enumerate(items)
         ]
-    addresses = [a for draft, _ in drafts if draft for a in (draft.to, *draft.cc, *draft.bcc)]
+    addresses = [a for draft, _ in drafts if draft for a in _recipients(draft)]
     policy = RecipientPolicy(account=account, addresses=addresses)
     ctx = AcceptContext(account)
     results: list[BatchItemResult] = []
@@ -272,7 +328,9 @@ def email_accept_batch(*, account: Account, items: list[Any]) -> list[BatchItemR
         if draft is None:
             results.append(BatchItemResult(errors=errors))
             continue
-        email, errors = _prepare(draft, ctx=ctx, policy=policy, loc=["body", "emails", index], now=now)
+        email, errors = _prepare(draft, ctx=ctx, loc=["body", "emails", index], now=now)
+        if email is not None:
+            _apply_policy(email, _recipients(draft), policy)
         client_id = email.client_email_id if email is not None else None
         if email is not None and client_id:
             if client_id in seen_client_ids:

@@ -161,3 +161,15 @@ def test_bulk_emails_take_what_the_quota_allows_and_the_rest_fail_saying_why(fre
     # Stored again (a retried batch), nothing is stored or counted twice.
     assert emails_enqueue_bulk(sender=sender, items=items) == stored
     assert current_period(free).emails_used == 3_000
+
+
+def test_a_repeated_client_email_id_answers_409_and_takes_no_unit(api, free):
+    client = api(free)
+    body = email_body(client_email_id="order-1")
+    first = client.post("/v1/emails", body, format="json")
+    assert first.status_code == 200
+    again = client.post("/v1/emails", body, format="json")
+    assert again.status_code == 409
+    assert again.json()["id"] == first.json()["id"]
+    assert current_period(free).emails_used == 1
+    assert client.get("/v1/billing").json()["used"] == 1

@@ -118,6 +118,20 @@ def test_disposable_and_blocked_domains_are_dropped_as_blocked_domain(client_for
     ]
 
 
+def test_a_blocked_parent_domain_drops_only_its_recipients_and_other_blocked_domains_drop_nobody(
+    client_for, account
+):
+    sending_connection(account)
+    BlockedDomain.objects.create(account=account, domain="spammy.example")
+    BlockedDomain.objects.create(account=account, domain="elsewhere.example")
+    mixed = client_for.post("/v1/emails", email_body(to="y@mx.spammy.example", cc=["z@example.net"]), format="json")
+    email = Email.objects.get(pk=mixed.json()["id"])
+    assert (email.status, email.cost) == (Email.Status.QUEUED, 1)
+    assert email.dropped_recipients == [{"address": "y@mx.spammy.example", "reason": "blocked_domain"}]
+    clean = client_for.post("/v1/emails", email_body(to="z@example.net"), format="json").json()
+    assert Email.objects.get(pk=clean["id"]).dropped_recipients == []
+
+
 def test_batch_accepts_valid_items_and_reports_the_others_in_order(client_for, account):
     sending_connection(account)
     items = [

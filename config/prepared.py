@@ -1,0 +1,26 @@
+"""One statement run as a server-side prepared statement on the default PostgreSQL connection.
+
+Django's psycopg cursors bind parameters on the client: every execution sends the statement with its values
+written in as literals, and PostgreSQL parses and plans it afresh. For the accept path's one statement (policy,
+quota and insert together) planning cost as much as executing. psycopg prepares a statement on its connection
+when asked (`prepare=True`) and from then on sends only the values; PostgreSQL reuses the plan. Prepared
+statements live with the connection (CONN_MAX_AGE keeps it), so a new connection prepares once again.
+
+Named placeholders (`%(name)s`) let a value used twice be sent once, and keep the statement under psycopg's 50
+parameters, above which it re-parses the query text on every call.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+from django.db import connection
+
+
+def fetch_prepared(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Execute `sql` prepared, in the current transaction (or autocommit), and return its rows. Database errors
+    come out as Django's (IntegrityError and the rest), as from a Django cursor."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall()
