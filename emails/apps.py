@@ -11,7 +11,11 @@ class EmailsConfig(AppConfig):
         channel_register(email_channel)
 
         from accounts.tenant_cache import tenant_track
-        from emails.models import Identity
+        from contacts.models import PreferenceSettings
+        from emails.models import BlockedDomain, Identity
 
-        # Accepting an email trusts the cached list of verified identities (emails/services/accept.py).
+        # Accepting an email trusts the cached list of verified identities (emails/services/accept.py) and the
+        # account's policy settings (emails/policy.py).
         tenant_track(Identity, account_of=lambda identity: [identity.account_id])
+        tenant_track(BlockedDomain, account_of=lambda blocked: [blocked.account_id])
+        tenant_track(PreferenceSettings, account_of=lambda settings: [settings.account_id])

@@ -11,7 +11,9 @@ import pytest
 
 from accounts.services import account_set_status, api_token_create
 from billing.models import Plan
+from contacts.subscriptions import Source, contact_unsubscribe, preference_settings_update
 from emails.models import Identity
+from tests.contacts.factories import contact_for
 from tests.emails.factories import sending_connection
 
 
@@ -94,3 +96,25 @@ def test_a_plan_change_takes_effect_on_the_next_request(two_servers, account):
     # Two calls are already in this minute's window: one more is allowed, in whichever process, then 429s.
     statuses = [call(url, token, "/v1/account")[0] for url in two_servers for _ in range(2)]
     assert statuses == [200, 429, 429, 429]
+
+
+def test_a_newly_blocked_domain_and_the_unsubscribe_setting_apply_in_the_other_process_on_the_next_request(
+    two_servers, account
+):
+    sending_connection(account)
+    _, token = api_token_create(account=account, name="cached")
+    warm(two_servers, token)
+    first, second = two_servers
+
+    assert call(first, token, "/v1/blocked-domains", method="POST", body={"domain": "example.net"})[0] == 201
+    status, body = call(second, token, "/v1/emails", method="POST", body=EMAIL)
+    assert (status, body["status"]) == (200, "suppressed")
+    detail = call(second, token, f"/v1/emails/{body['id']}")[1]
+    assert detail["dropped_recipients"] == [{"address": "someone@example.net", "reason": "blocked_domain"}]
+
+    contact_unsubscribe(contact=contact_for(account, email="ann@example.org"), topic=None, source=Source.API)
+    to_ann = {**EMAIL, "to": "ann@example.org"}
+    assert call(second, token, "/v1/emails", method="POST", body=to_ann)[1]["status"] == "queued"
+    preference_settings_update(account_id=account.pk, unsubscribe_stops_transactional=True)  # as the admin saves it
+    for url in two_servers:
+        assert call(url, token, "/v1/emails", method="POST", body=to_ann)[1]["status"] == "suppressed"
