@@ -77,11 +77,14 @@ def outbox_insert(row: Model) -> None:
 
 def outbox_insert_select(row: Model) -> tuple[str, dict[str, Any]]:
     """The INSERT of `row` as `INSERT INTO … SELECT <its values>`, with named placeholders (`%(c0)s`, …) and their
-    values, for a caller that folds it into a larger statement and appends its own `WHERE`. Once that statement
-    inserted it, `outbox_inserted(row)`."""
+    values, for a caller that folds it into a larger statement (server-side bound, config/prepared.py) and appends
+    its own `WHERE`. Values are passed as COPY takes them (`_plain_converters`): PostgreSQL types each placeholder
+    from its column, JSON text included. Once that statement inserted it, `outbox_inserted(row)`."""
     alias = router.db_for_write(type(row))
-    sql, fields = _select_statement(type(row), alias)
-    return sql, {f"c{i}": value for i, value in enumerate(_values(row, fields, connections[alias]))}
+    sql, names = _select_statement(type(row), alias)
+    state = row.__dict__
+    values = (convert(row) if convert else state[attname] for attname, convert in _plain_converters(type(row), alias))
+    return sql, dict(zip(names, values, strict=True))
 
 
 def outbox_inserted(row: Model) -> None:
@@ -90,12 +93,13 @@ def outbox_inserted(row: Model) -> None:
 
 
 @cache
-def _select_statement(model: type[Model], alias: str) -> tuple[str, tuple[Any, ...]]:
+def _select_statement(model: type[Model], alias: str) -> tuple[str, tuple[str, ...]]:
     quote = connections[alias].ops.quote_name
-    fields = tuple(model._meta.concrete_fields)
+    fields = model._meta.concrete_fields
     columns = ", ".join(quote(field.column) for field in fields)
-    values = ", ".join(f"%(c{i})s" for i in range(len(fields)))
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {values}", fields
+    names = tuple(f"c{i}" for i in range(len(fields)))
+    values = ", ".join(f"%({name})s" for name in names)
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {values}", names
 
 
 def outbox_insert_new(rows: Sequence[Model]) -> set[Any]:
@@ -143,7 +147,7 @@ def _copy_insert(cursor: Any, model: type[Model], rows: Sequence[Model], connect
     # emptied at every commit. LIKE copies columns and NOT NULLs but no unique index: the real table decides
     # conflicts.
     cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
-    converters = _copy_converters(model, connection.alias)
+    converters = _plain_converters(model, connection.alias)
     with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
         for row in rows:
             state = row.__dict__
@@ -155,8 +159,8 @@ def _copy_insert(cursor: Any, model: type[Model], rows: Sequence[Model], connect
 
 
 # Fields whose `get_db_prep_save` hands PostgreSQL's driver the attribute as it is (for values of the field's own
-# type, which is what accept stores): COPY takes those straight from the row. Exact classes only: a subclass may
-# convert, and goes through the ORM's own preparation like every other field.
+# type, which is what accept stores): COPY and the prepared insert take those straight from the row. Exact classes
+# only: a subclass may convert, and goes through the ORM's own preparation like every other field.
 _AS_IS = frozenset(
     {
         models.CharField,
@@ -182,10 +186,10 @@ _AS_IS = frozenset(
 
 
 @cache
-def _copy_converters(model: type[Model], alias: str) -> tuple[tuple[str, Callable[[Model], Any] | None], ...]:
-    """Per column of a COPY: (attname, None) to send the attribute as it is, or a function of the row giving what
-    `get_db_prep_save(pre_save(row))` gives (0.2 of a 500-email batch's CPU went to running that for all 38 columns
-    of every row)."""
+def _plain_converters(model: type[Model], alias: str) -> tuple[tuple[str, Callable[[Model], Any] | None], ...]:
+    """Per column of a COPY or a server-side bound insert: (attname, None) to send the attribute as it is, or a
+    function of the row giving what `get_db_prep_save(pre_save(row))` gives, JSON as text (0.2 of a 500-email
+    batch's CPU went to running that for all 38 columns of every row)."""
     connection = connections[alias]
     converters: list[tuple[str, Callable[[Model], Any] | None]] = []
     for field in model._meta.concrete_fields:
@@ -203,7 +207,8 @@ def _copy_converters(model: type[Model], alias: str) -> tuple[tuple[str, Callabl
 
 
 def _json_text(field: models.JSONField) -> Callable[[Model], Any]:
-    """The column's JSON as text, as psycopg's Jsonb adapter would write it (COPY's text format parses it)."""
+    """The column's JSON as text, as psycopg's Jsonb adapter would write it (COPY's text format parses it, and a
+    server-side bound parameter of unknown type takes its column's type)."""
     attname, encoder = field.attname, field.encoder
 
     def convert(row: Model) -> Any:
