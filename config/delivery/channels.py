@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import AwsConnection
 from billing.quota import usage_record, usage_release
 from config.delivery.outbox import OutboxMessage, OutboxStatus
+from config.delivery.rows import rows_as_models
 
 _WAITING_SQL = "('scheduled', 'queued')"
 
@@ -95,9 +96,10 @@ class Channel:
             FROM budgeted WHERE m.id = budgeted.id AND budgeted.running <= %s
             RETURNING m.*
         """  # noqa: S608 (the table name comes from the model, never from input)
-        # raw() maps the returned columns by name and applies field converters (JSON, UUID).
-        params = [connection_id, now, connection_id, limit, capacity, budget]
-        return list(self.model._default_manager.raw(sql, params))
+        params: list[Any] = [connection_id, now, connection_id, limit, capacity, budget]
+        with db.cursor() as cursor:
+            cursor.execute(sql, params)
+            return rows_as_models(self.model, cursor)
 
     def _claim_portable(
         self, connection_id: uuid.UUID, now: datetime, limit: int, budget: int, capacity: int

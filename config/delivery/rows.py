@@ -65,6 +65,41 @@ def outbox_row(model: type[M], **values: Any) -> M:
     return row
 
 
+def rows_as_models(model: type[M], cursor: Any) -> list[M]:
+    """The rows `cursor` just returned (whole rows of `model`'s table, in any column order, as `RETURNING *`
+    gives them) as model instances, each value converted as the ORM converts it (JSON parsed, for one), without
+    `Model.__init__` and its signals: what `raw()` spent building instances was most of the claim's CPU."""
+    columns = tuple(column.name for column in cursor.description)
+    plan = _row_plan(model, columns, cursor.db.alias)
+    alias = cursor.db.alias
+    found: list[M] = []
+    for values in cursor.fetchall():
+        row = model.__new__(model)
+        state = row.__dict__
+        for (attname, converters, col), value in zip(plan, values, strict=True):
+            for convert in converters:
+                value = convert(value, col, cursor.db)
+            state[attname] = value
+        row._state = ModelState()
+        row._state.adding = False
+        row._state.db = alias
+        found.append(row)
+    return found
+
+
+@cache
+def _row_plan(model: type[Model], columns: tuple[str, ...], alias: str) -> tuple[tuple[str, tuple[Any, ...], Any], ...]:
+    connection = connections[alias]
+    by_column: dict[str, Any] = {field.column: field for field in model._meta.concrete_fields}
+    plan = []
+    for column in columns:
+        field = by_column[column]
+        col = field.cached_col
+        converters = (*connection.ops.get_db_converters(col), *field.get_db_converters(connection))
+        plan.append((field.attname, converters, col))
+    return tuple(plan)
+
+
 def outbox_insert(row: Model) -> None:
     """INSERT `row` (its primary key set by its default, as outbox keys are UUIDs) in the current transaction."""
     alias = router.db_for_write(type(row))
