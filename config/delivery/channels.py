@@ -18,6 +18,7 @@ from accounts.models import AwsConnection
 from billing.quota import usage_record, usage_release
 from config.delivery.outbox import OutboxMessage, OutboxStatus
 from config.delivery.rows import rows_as_models
+from config.prepared import fetch_prepared, fetch_prepared_with_columns
 
 _WAITING_SQL = "('scheduled', 'queued')"
 
@@ -77,6 +78,7 @@ class Channel:
         # release is touching: wait for it rather than skip it, or a higher priority could be passed over. A
         # suspended account or a deactivated connection claims nothing from the moment that change commits: its
         # messages wait, held, not dropped.
+        returning = ", ".join(f"m.{db.ops.quote_name(field.column)}" for field in self.model._meta.concrete_fields)
         sql = f"""
             WITH due AS (
                 SELECT id, cost, priority, send_at FROM {self.table}
@@ -94,12 +96,13 @@ class Channel:
             UPDATE {self.table} AS m
             SET status = 'sending', claimed_at = (SELECT clock_timestamp()), attempts = m.attempts + 1
             FROM budgeted WHERE m.id = budgeted.id AND budgeted.running <= %s
-            RETURNING m.*
+            RETURNING {returning}
         """  # noqa: S608 (the table name comes from the model, never from input)
-        params: list[Any] = [connection_id, now, connection_id, limit, capacity, budget]
-        with db.cursor() as cursor:
-            cursor.execute(sql, params)
-            return rows_as_models(self.model, cursor)
+        # Prepared (config/prepared.py): planning this statement cost more than running it for a few rows. The
+        # model's columns by name, not m.*: a prepared statement whose result gains a column (a migration while
+        # this worker runs) fails instead of replanning.
+        columns, rows = fetch_prepared_with_columns(sql, [connection_id, now, connection_id, limit, capacity, budget])
+        return rows_as_models(self.model, columns, rows)
 
     def _claim_portable(
         self, connection_id: uuid.UUID, now: datetime, limit: int, budget: int, capacity: int
@@ -145,15 +148,15 @@ class Channel:
                 )
                 for message, provider_id, sent_at in sent
             )
-        values = ", ".join(["(%s::uuid, %s, %s::timestamptz)"] * len(sent))
+        # Arrays, so the statement's text is the same for any number of rows and it runs prepared.
         sql = f"""
             UPDATE {self.table} AS m SET status = 'sent', sent_at = v.sent_at, {self.provider_id_column} = v.provider_id
-            FROM (VALUES {values}) AS v(id, provider_id, sent_at)
+            FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[]) AS v(id, provider_id, sent_at)
             WHERE m.id = v.id AND m.status = 'sending'
+            RETURNING m.id
         """  # noqa: S608
-        with db.cursor() as cursor:
-            cursor.execute(sql, [item for message, pid, at in sent for item in (message.pk, pid, at)])
-            return cursor.rowcount
+        ids, provider_ids, sent_ats = zip(*((message.pk, pid, at) for message, pid, at in sent), strict=True)
+        return len(fetch_prepared(sql, [list(ids), list(provider_ids), list(sent_ats)]))
 
     def mark_failed(self, message: Any, reason: str) -> None:
         self.mark_dropped(message, OutboxStatus.FAILED, reason)

@@ -65,20 +65,20 @@ def outbox_row(model: type[M], **values: Any) -> M:
     return row
 
 
-def rows_as_models(model: type[M], cursor: Any) -> list[M]:
-    """The rows `cursor` just returned (whole rows of `model`'s table, in any column order, as `RETURNING *`
-    gives them) as model instances, each value converted as the ORM converts it (JSON parsed, for one), without
-    `Model.__init__` and its signals: what `raw()` spent building instances was most of the claim's CPU."""
-    columns = tuple(column.name for column in cursor.description)
-    plan = _row_plan(model, columns, cursor.db.alias)
-    alias = cursor.db.alias
+def rows_as_models(model: type[M], columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> list[M]:
+    """Whole rows of `model`'s table (its `columns`, in any order, as `RETURNING *` gives them) as model
+    instances, each value converted as the ORM converts it (JSON parsed, for one), without `Model.__init__` and
+    its signals: what `raw()` spent building instances was most of the claim's CPU."""
+    alias = router.db_for_read(model)
+    connection = connections[alias]
+    plan = _row_plan(model, columns, alias)
     found: list[M] = []
-    for values in cursor.fetchall():
+    for values in rows:
         row = model.__new__(model)
         state = row.__dict__
         for (attname, converters, col), value in zip(plan, values, strict=True):
             for convert in converters:
-                value = convert(value, col, cursor.db)
+                value = convert(value, col, connection)
             state[attname] = value
         row._state = ModelState()
         row._state.adding = False
