@@ -48,8 +48,12 @@ def account_policy(account: Account) -> AccountPolicy:
     return tenant_memo(account, "emails.policy", lambda: _account_policy_load(account))
 
 
+def _account_param(account: Account) -> Any:
+    return Suppression._meta.get_field("account").get_db_prep_value(account.pk, connection)
+
+
 def _account_policy_load(account: Account) -> AccountPolicy:
-    account_id = Suppression._meta.get_field("account").get_db_prep_value(account.pk, connection)
+    account_id = _account_param(account)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT domain FROM {BlockedDomain._meta.db_table} WHERE account_id = %s "  # noqa: S608 (table names)
@@ -78,7 +82,7 @@ def policy_query(*, account: Account, addresses: Iterable[Address]) -> tuple[str
             f" UNION ALL SELECT 'u', email, '' FROM {Contact._meta.db_table} "  # noqa: S608 (table names)
             f"WHERE account_id = %(pa)s AND status = 'unsubscribed' AND email IN ({marks})"
         )
-    params = {"pa": Suppression._meta.get_field("account").get_db_prep_value(account.pk, connection)}
+    params = {"pa": _account_param(account)}
     params.update((f"k{i}", key) for i, key in enumerate(keys))
     return sql, params
 

@@ -66,9 +66,9 @@ def outbox_row(model: type[M], **values: Any) -> M:
 
 
 def rows_as_models(model: type[M], columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> list[M]:
-    """Whole rows of `model`'s table (its `columns`, in any order, as `RETURNING *` gives them) as model
-    instances, each value converted as the ORM converts it (JSON parsed, for one), without `Model.__init__` and
-    its signals: what `raw()` spent building instances was most of the claim's CPU."""
+    """Whole rows of `model`'s table (`columns` names each value's column, in any order) as model instances, each
+    value converted as the ORM converts it (JSON parsed, for one), without `Model.__init__` and its signals: what
+    `raw()` spent building instances was most of the claim's CPU."""
     alias = router.db_for_read(model)
     connection = connections[alias]
     plan = _row_plan(model, columns, alias)

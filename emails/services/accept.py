@@ -252,7 +252,7 @@ def _store_one(account: Account, email: Email, recipients: list[Address]) -> Non
     # The quota first (402 when spent). It commits on its own: a crash before the INSERT leaves one unit reserved
     # for an email that does not exist, the price of keeping accept free of a transaction.
     usage_reserve(account_id=account.pk, channel="email", message_ids=_billable([email]))
-    # A lone INSERT needs no transaction of its own: one round trip instead of three on the hot path.
+    # A lone INSERT needs no transaction of its own (SQLite's path, and PostgreSQL's after a fallback).
     atomic = bool(email.dropped_recipients) or connection.in_atomic_block
     try:
         with transaction.atomic() if atomic else contextlib.nullcontext():
