@@ -67,7 +67,14 @@ class Taken:
 @dataclass(frozen=True)
 class Reserved:
     units: list[str]  # to be stamped when the provider is called
-    wait_ms: int  # the provider must not be called before this many ms from now
+    # Per unit: the provider must not be called for it before this many ms from now. A block's units get room one
+    # after another; a message waits for its own units only, not for the block's last.
+    waits_ms: list[int]
+
+    @property
+    def wait_ms(self) -> int:
+        """When the whole block has room."""
+        return max(self.waits_ms, default=0)
 
 
 class Lanes(Protocol):
@@ -178,18 +185,27 @@ _RELEASE = (
 local lane, token, consumed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local drained, remove = ARGV[4] == '1', ARGV[5] == '1'
 local now = clock()
-local seq, ready = 0, now
+local seq = 0
+local answer = {0}
 if consumed > 0 then
   local log = 'sesame:send:' .. lane
   local spec = redis.call('HGET', 'sesame:lane-rates', lane)
+  for i = 1, consumed do answer[i + 1] = 0 end
   if spec then
-    -- The moment the last of these units has room: when the entries it replaces leave the window.
+    -- The moment each of these units has room: when the entry it replaces leaves the window. Unit i replaces
+    -- the entry at index card - cap + i - 1 (oldest first); below 0 there is room already.
     local cap, win = string.match(spec, '(%d+):(%d+)')
     cap = tonumber(cap); win = tonumber(win)
     redis.call('ZREMRANGEBYSCORE', log, '-inf', now - win)
-    local over = redis.call('ZCARD', log) + consumed - cap
+    local card = redis.call('ZCARD', log)
+    local over = card + consumed - cap
     if over > 0 then
-      ready = tonumber(redis.call('ZRANGE', log, over - 1, over - 1, 'WITHSCORES')[2]) + win
+      local from = math.max(0, card - cap)
+      local rows = redis.call('ZRANGE', log, from, over - 1, 'WITHSCORES')
+      for j = 1, #rows / 2 do
+        local i = from + j - card + cap
+        answer[i + 1] = math.max(0, tonumber(rows[2 * j]) + win - now)
+      end
     end
   end
   seq = redis.call('INCRBY', 'sesame:send-seq', consumed)
@@ -197,8 +213,8 @@ if consumed > 0 then
     redis.call('ZADD', log, now + PENDING, seq - i)
   end
   redis.call('PEXPIRE', log, PENDING + 60000)
+  answer[1] = seq
 end
-local answer = {seq, math.max(0, ready - now)}
 local score = redis.call('ZSCORE', 'sesame:lanes', lane)
 if not score or tonumber(score) ~= token then return answer end
 redis.call('HDEL', 'sesame:lane-leases', lane)
@@ -300,8 +316,8 @@ class RedisLanes:
         )
 
     def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> Reserved:
-        seq, wait = self._release(args=[taken.lane, taken.token, consumed, int(drained), int(remove)])
-        return Reserved([str(int(seq) - i) for i in range(1, consumed + 1)], int(wait))
+        seq, *waits = self._release(args=[taken.lane, taken.token, consumed, int(drained), int(remove)])
+        return Reserved([str(int(seq) - i) for i in range(1, consumed + 1)], [int(wait) for wait in waits])
 
     def stamp(self, lane: str, units: list[str]) -> None:
         if units:
@@ -391,14 +407,16 @@ class LocalLanes:
     def release(self, taken: Taken, *, consumed: int, drained: bool, remove: bool = False) -> Reserved:
         with self._lock:
             now = self._now()
-            ready = now
+            waits = [0] * consumed
             spec = self._rates.get(taken.lane)
             if consumed and spec:
-                stamps = sorted(at for at in self._logs.get(taken.lane, {}).values() if at > now - spec[1])
-                over = len(stamps) + consumed - spec[0]
-                if over > 0:
-                    ready = stamps[over - 1] + spec[1]
-            reserved = Reserved(self._reserve(taken.lane, consumed, now), max(0, ready - now))
+                capacity, window = spec
+                stamps = sorted(at for at in self._logs.get(taken.lane, {}).values() if at > now - window)
+                for i in range(consumed):  # unit i replaces the entry at len(stamps) - capacity + i, oldest first
+                    replaced = len(stamps) - capacity + i
+                    if replaced >= 0:
+                        waits[i] = max(0, stamps[replaced] + window - now)
+            reserved = Reserved(self._reserve(taken.lane, consumed, now), waits)
             if self._scores.get(taken.lane) != taken.token:
                 return reserved
             self._leased.discard(taken.lane)

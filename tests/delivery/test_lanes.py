@@ -138,3 +138,18 @@ def test_room_freeing_within_the_lookahead_is_handed_out_with_the_moment_it_free
     assert early.lane == "email:h" and early.free == 2
     reserved = store.release(early, consumed=2, drained=False)
     assert 0 < reserved.wait_ms <= LOOKAHEAD_MS  # the sender waits until the room is really there
+
+
+def test_a_block_of_units_waits_only_for_the_units_whose_room_is_still_freeing(store, settings):
+    settings.SESAME_RATE_GUARD_MS = 0
+    store.set_rate("email:i", 3)
+    store.kick({"email:i": 0})
+    first = store.take()
+    store.stamp("email:i", store.release(first, consumed=1, drained=False).units)
+    time.sleep(1.0 - LOOKAHEAD_MS / 1000 / 2)  # two units have room; the third frees in about LOOKAHEAD_MS / 2
+    taken = store.take()
+    assert taken.lane == "email:i" and taken.free == 3
+    reserved = store.release(taken, consumed=3, drained=False)
+    assert len(reserved.units) == 3
+    assert reserved.waits_ms[:2] == [0, 0]  # the first two go at once
+    assert 0 < reserved.waits_ms[2] <= LOOKAHEAD_MS  # the third, when the unit it replaces leaves the window
