@@ -13,14 +13,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import urllib3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, HTTPClientError
 from botocore.hooks import first_non_none_response
 from botocore.parsers import create_parser
 from django.conf import settings
+from urllib3.util.retry import Retry
 
 from accounts.models import AwsConnection
 
@@ -170,14 +172,25 @@ def forget_all() -> None:
 
 @dataclass(frozen=True)
 class _LeanCaller:
-    """What a REST-JSON call needs, taken once from a boto3 client: where, as whom, and its event hooks."""
+    """What a REST-JSON call needs, taken once from a boto3 client: where, as whom, its event hooks, and the
+    urllib3 pool its HTTP session sends through."""
 
     endpoint: str
     service_id: str
     signer: SigV4Auth
     events: Any
     service_model: Any
-    http: Any  # the client's own pooled HTTP session (its proxies, certificates and timeouts)
+    pool: Any  # the client's own urllib3 pool for the endpoint: its proxies, certificates, timeouts and size
+    absolute_target: bool  # through an HTTP proxy the request line names the whole URL
+
+
+def _pool_of(http: Any, url: str) -> tuple[Any, bool]:
+    """The pool botocore's session (URLLib3Session.send) picks for `url`, chosen once rather than per call: its
+    proxy lookup, pool-key hashing and response wrapping were a quarter of a send's HTTP cost (bench/README.md)."""
+    proxy_url = http._proxy_config.proxy_url_for(url)
+    pool = http._get_connection_manager(url, proxy_url).connection_from_url(url)
+    http._setup_ssl_cert(pool, url, http._verify)
+    return pool, http._get_request_target(url, proxy_url) == url
 
 
 def _lean_for(connection: AwsConnection, service: str) -> _LeanCaller:
@@ -188,6 +201,7 @@ def _lean_for(connection: AwsConnection, service: str) -> _LeanCaller:
         lean = _lean.get(key)
         if lean is None:
             meta = boto_client.meta
+            pool, absolute_target = _pool_of(boto_client._endpoint.http_session, meta.endpoint_url)
             lean = _lean[key] = _LeanCaller(
                 endpoint=meta.endpoint_url,
                 service_id=meta.service_model.service_id.hyphenize(),
@@ -198,33 +212,44 @@ def _lean_for(connection: AwsConnection, service: str) -> _LeanCaller:
                 ),
                 events=meta.events,
                 service_model=meta.service_model,
-                http=boto_client._endpoint.http_session,
+                pool=pool,
+                absolute_target=absolute_target,
             )
     return lean
 
 
 def json_post(connection: AwsConnection, service: str, operation: str, path: str, body: dict[str, Any]) -> Any:
-    """One REST-JSON POST (SES v2's SendEmail) as this connection, through botocore's own signer, HTTP session,
+    """One REST-JSON POST (SES v2's SendEmail) as this connection, through botocore's own signer, HTTP pool,
     `before-send` hooks (moto's mock, the send bucket's stamp) and error parser, but without the client's per-call
     machinery: serialising by walking the model, resolving the endpoint's rule set and a dozen events cost 0.5 ms
     of CPU per send at the dispatcher's rates, more than the rest of a send (bench/README.md). No retry: the
     delivery engine retries with its own back-off. Raises ClientError or BotoCoreError as the client would."""
     lean = _lean_for(connection, service)
+    url = lean.endpoint + path
     request = AWSRequest(
-        method="POST",
-        url=lean.endpoint + path,
-        data=json.dumps(body, separators=(",", ":")).encode(),
+        method="POST", url=url, data=json.dumps(body, separators=(",", ":")).encode(),
         headers={"Content-Type": "application/json"},
-    )
+    )  # fmt: skip
     lean.signer.add_auth(request)
     prepared = request.prepare()
-    responses = lean.events.emit(f"before-send.{lean.service_id}.{operation}", request=prepared)
-    response = first_non_none_response(responses) or lean.http.send(prepared)
-    if response.status_code < 300:
-        return json.loads(response.content or b"{}")
+    mocked = first_non_none_response(lean.events.emit(f"before-send.{lean.service_id}.{operation}", request=prepared))
+    if mocked is not None:
+        status, headers, content = mocked.status_code, mocked.headers, mocked.content
+    else:
+        try:
+            reply = lean.pool.urlopen(
+                "POST", url if lean.absolute_target else path, body=prepared.body, headers=prepared.headers,
+                retries=Retry(False), assert_same_host=False, decode_content=False,
+            )  # fmt: skip
+        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
+            raise EndpointConnectionError(endpoint_url=url, error=exc) from exc  # as botocore's session says it
+        except urllib3.exceptions.HTTPError as exc:  # reset, timed out reading, a broken reply
+            raise HTTPClientError(error=exc) from exc
+        status, headers, content = reply.status, reply.headers, reply.data
+    if status < 300:
+        return json.loads(content or b"{}")
     operation_model = lean.service_model.operation_model(operation)
     parsed = create_parser(lean.service_model.protocol).parse(
-        {"status_code": response.status_code, "headers": response.headers, "body": response.content},
-        operation_model.output_shape,
+        {"status_code": status, "headers": headers, "body": content}, operation_model.output_shape
     )
     raise ClientError(parsed, operation)

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from accounts.models import Account
 from accounts.ratelimit import redis_client
 from tests.accounts.factories import AccountFactory, token_for
+from tests.moto_server import moto_ses  # noqa: F401 (a fixture for every test module)
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,7 @@ commits. The row stays `sending`, the sweeper re-queues it after SESAME_SENDING_
 message goes out twice. The window is at most SETTLE_EVERY plus one UPDATE round trip (about 20 ms).
 """
 
+import contextlib
 import logging
 import queue
 import threading
@@ -200,7 +201,16 @@ class Engine:
             self.lanes.release(taken, consumed=0, drained=False)
             raise
         costs = [min(message.cost, capacity) for message in messages]
-        reserved = self.lanes.release(taken, consumed=sum(costs), drained=not messages)
+        try:
+            reserved = self.lanes.release(taken, consumed=sum(costs), drained=not messages)
+        except Exception:
+            # No units reserved (Redis failed): sending would risk the rate, and leaving the messages `sending`
+            # would hold them until the sweeper. Put them back, and give the lane back if Redis answers again.
+            for message in messages:
+                channel.requeue(message)
+            with contextlib.suppress(Exception):
+                self.lanes.release(taken, consumed=0, drained=False)
+            raise
         released_at, first = time.monotonic(), 0
         with self._slots:
             self._in_flight += len(messages)

@@ -3,8 +3,10 @@ reactivation; a message that can never be built fails once; one whose worker kee
 
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
+import redis
 from django.conf import settings as django_settings
 from django.utils import timezone
 
@@ -120,3 +122,30 @@ def test_one_channel_failing_its_tick_does_not_stop_the_others(account, monkeypa
     assert "The delivery tick of channel broken failed" in caplog.text
     Engine().drain(timeout=5)
     assert Email.objects.get(connection=connection).status == "sent"
+
+
+class _ReleaseFailsOnce:
+    """This process's lanes, whose first release after a claim fails as a Redis connection reset would."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner, self.failed = inner, False
+
+    def release(self, taken: Any, *, consumed: int, drained: bool, remove: bool = False) -> Any:
+        if consumed and not self.failed:
+            self.failed = True
+            raise redis.exceptions.ConnectionError("Connection reset by peer")
+        return self._inner.release(taken, consumed=consumed, drained=drained, remove=remove)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_claimed_emails_go_back_to_the_queue_when_redis_fails_before_their_room_is_reserved(account):
+    sending_connection(account)
+    email = email_accept(account=account, data=email_body())
+    store = _ReleaseFailsOnce(lanes())
+    assert Engine(store=store).drain(timeout=10)
+    email.refresh_from_db()
+    assert store.failed
+    assert email.status == Email.Status.SENT
+    assert email.attempts == 2  # claimed, put back, claimed again: not left `sending` for the sweeper
