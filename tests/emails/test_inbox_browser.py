@@ -14,6 +14,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_an_operator_finds_reads_and_answers_a_conversation(live_server, request, account):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver = request.getfixturevalue("browser")
     html = '<p>Hello <b>team</b></p><script>document.title = "pwned"</script>'
@@ -25,6 +27,7 @@ def test_an_operator_finds_reads_and_answers_a_conversation(live_server, request
     driver.find_element(By.NAME, "username").send_keys("operator")
     driver.find_element(By.NAME, "password").send_keys("a-long-test-password")
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(driver, 15).until(expected_conditions.url_matches(r"/admin/$"))  # the login's redirect landed
 
     visit(driver, f"{live_server.url}/admin/emails/conversation/?q=blender", "inbox-search")
     rows = driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")

@@ -49,6 +49,12 @@ def _rss_kb(root_pid: int) -> int:
     return total
 
 
+def _worker_trouble(logs: Path) -> list[str]:
+    """The workers' warnings and errors, for a failure message."""
+    lines = [line for log in sorted(logs.glob("worker-*.log")) for line in log.read_text().splitlines()]
+    return [line for line in lines if "WARNING" in line or "ERROR" in line or "Error" in line][-20:]
+
+
 def _segment_with_devices(account, connection) -> Segment:
     app = PushApp.objects.create(
         account=account,
@@ -92,7 +98,7 @@ def _segment_with_devices(account, connection) -> Segment:
 
 
 def test_a_10k_contact_segment_goes_out_at_the_rate_once_per_device_while_email_keeps_its_turn(
-    api, account, start_worker, celery_beat, settings
+    api, account, start_worker, celery_beat, settings, tmp_path
 ):
     assert settings.SESAME_AWS_MODE == "simulator"
     connection = sending_connection(account, max_send_rate=14)
@@ -124,7 +130,10 @@ def test_a_10k_contact_segment_goes_out_at_the_rate_once_per_device_while_email_
         timeout=2,
     ):
         memory.append(_rss_kb(worker.process.pid))
-        assert time.monotonic() - started < 180, PushDelivery.objects.values("status").annotate(n=Count("pk"))
+        assert time.monotonic() - started < 180, (
+            PushDelivery.objects.values("status").annotate(n=Count("pk")),
+            _worker_trouble(tmp_path),
+        )
     memory.append(_rss_kb(worker.process.pid))
 
     # Every device exactly once.
