@@ -169,8 +169,11 @@ class Channel:
                 self.record([message], status, reason)
                 self.release_quota([message])
 
-    def requeue(self, message: Any) -> None:
-        self.rows.filter(pk=message.pk, status=OutboxStatus.SENDING).update(status=OutboxStatus.QUEUED, claimed_at=None)
+    def requeue(self, messages: Sequence[Any]) -> None:
+        """`sending` → `queued`, in one UPDATE, for messages this process claimed and will not send now."""
+        self.rows.filter(pk__in=[message.pk for message in messages], status=OutboxStatus.SENDING).update(
+            status=OutboxStatus.QUEUED, claimed_at=None
+        )
 
     # -- beat's work ----------------------------------------------------------------------------------------
 

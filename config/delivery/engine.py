@@ -206,8 +206,7 @@ class Engine:
         except Exception:
             # No units reserved (Redis failed): sending would risk the rate, and leaving the messages `sending`
             # would hold them until the sweeper. Put them back, and give the lane back if Redis answers again.
-            for message in messages:
-                channel.requeue(message)
+            channel.requeue(messages)
             with contextlib.suppress(Exception):
                 self.lanes.release(taken, consumed=0, drained=False)
             raise
@@ -324,13 +323,13 @@ class Engine:
             until = timezone.now() + timedelta(seconds=settings.SESAME_QUOTA_HOLD_SECONDS)
             channel.hold(job.connection, until)
             self._connections.forget(job.connection.pk)
-            channel.requeue(message)
+            channel.requeue([message])
             channel.record([message], "held", f"daily quota reached; sending resumes after {until.isoformat()}")
         elif error.kind is FailureKind.TRANSIENT and message.attempts >= settings.SESAME_MAX_SEND_ATTEMPTS:
             channel.mark_failed(message, f"gave up after {message.attempts} attempts: {error.reason}")
         else:
             # Throttling or a passing fault: the whole lane backs off (the provider's limit is per account).
-            channel.requeue(message)
+            channel.requeue([message])
             steps = min(self._throttles.get(job.lane, 0) + 1, _MAX_BACKOFF_STEPS)
             self._throttles[job.lane] = steps
             self.lanes.hold(job.lane, int(5 * 2**steps))
