@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from emails.models import InboxMessage
 from tests.emails.inbox_support import conversation_for, mime
 from tests.events.test_console_browser import browser as browser
-from tests.events.test_console_browser import visit
+from tests.events.test_console_browser import click_through, visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,7 +32,7 @@ def test_an_operator_finds_reads_and_answers_a_conversation(live_server, request
     visit(driver, f"{live_server.url}/admin/emails/conversation/?q=blender", "inbox-search")
     rows = driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     assert len(rows) == 1 and "Broken blender" in rows[0].text
-    rows[0].find_element(By.CSS_SELECTOR, "th a, td a").click()
+    click_through(driver, rows[0].find_element(By.CSS_SELECTOR, "th a, td a"), until="DKIM check failed")
 
     driver.save_screenshot("var/test-artifacts/browser/inbox-thread.png")
     assert "DKIM check failed" in driver.page_source
@@ -45,7 +45,7 @@ def test_an_operator_finds_reads_and_answers_a_conversation(live_server, request
     assert driver.title != "pwned"
 
     driver.find_element(By.NAME, "text_body").send_keys("A new blender is on its way.")
-    driver.find_element(By.CSS_SELECTOR, "#reply-form input[type=submit]").click()
+    click_through(driver, driver.find_element(By.CSS_SELECTOR, "#reply-form input[type=submit]"), until="Reply queued")
     assert "Reply queued" in driver.find_element(By.CSS_SELECTOR, ".messagelist").text
     visit(driver, driver.current_url, "inbox-replied")
     outbound = driver.find_elements(By.CSS_SELECTOR, ".message-outbound")

@@ -51,6 +51,18 @@ def visit(driver, url: str, shot: str) -> None:
     assert errors == [], errors
 
 
+def click_through(driver, element, *, until: str) -> None:
+    """Click, then wait for the next page: a click returns before the browser has loaded what the form posted, and
+    reading the page at once can see the old one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    element.click()
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(element))
+    WebDriverWait(driver, 15).until(expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "body"), until))
+
+
 @pytest.fixture
 def console_data(account, receive):
     connection = provisioned(account)
