@@ -1,15 +1,21 @@
 """The quota under concurrency, on PostgreSQL, through HTTP: 200 requests at once with 10 units left accept exactly
-10. The server is gunicorn (real processes, each with its own database connections), started on the test database."""
+10; a request that waits on the period's lock while another writer takes its unit gets a 402 and leaves nothing behind
+(a batch: what is left, the rest refused by item).
+The server is gunicorn (real processes, each with its own database connections), started on the test database."""
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
 
+import psycopg
 import pytest
+from django.db import connection
 
+from billing.models import UsageEntry
 from emails.models import Email
 from tests.accounts.factories import AccountFactory, token_for
 from tests.billing.factories import current_period, plan, use
@@ -63,3 +69,71 @@ def test_200_concurrent_sends_with_10_units_left_accept_exactly_10(server):
     period = current_period(account)
     assert period.emails_used == period.included_emails
     assert period.entries.filter(kind="reserved").count() == 10
+
+
+def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _blocked_on_a_row_lock(deadline: float) -> bool:
+    with psycopg.connect(_dsn(), autocommit=True) as watcher:
+        while time.monotonic() < deadline:
+            if watcher.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]:  # type: ignore[index]
+                return True
+            time.sleep(0.02)
+    return False
+
+
+def _dsn() -> str:
+    settings = connection.settings_dict
+    return f"host={settings['HOST']} port={settings['PORT']} user={settings['USER']} dbname={settings['NAME']}"
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "left", "granted"),
+    [
+        ("/v1/emails", email_body(), 1, 0),  # its unit goes to the other writer: refused, nothing kept
+        ("/v1/emails/batch", {"emails": [email_body(), email_body()]}, 2, 1),  # one of two units left for it
+    ],
+)
+def test_a_request_that_loses_the_last_units_while_waiting_keeps_nothing_it_was_not_granted(
+    server, route, body, left, granted
+):
+    hard_stop = plan("race", price="5.00", included=1_000, overage=None, rate=10_000)
+    account = AccountFactory.create(name="Race", plan=hard_stop)
+    sending_connection(account)
+    token = token_for(account)
+    period = current_period(account)
+    use(account, period.included_emails - left)
+    answer: list[tuple[int, dict]] = []
+    # Another writer takes one unit and holds the period's row lock, not committed yet: the request, which fits in
+    # the `left` units its statement's snapshot shows, waits on that lock and must then count with one unit fewer.
+    with psycopg.connect(_dsn()) as writer:
+        writer.execute("UPDATE billing_billingperiod SET emails_used = emails_used + 1 WHERE id = %s", [period.pk])
+        request = threading.Thread(target=lambda: answer.append(_post(f"{server}{route}", token, body)))
+        request.start()
+        assert _blocked_on_a_row_lock(time.monotonic() + 20), "the request never waited on the period's lock"
+        writer.commit()
+    request.join(60)
+    status, reply = answer[0]
+    if route == "/v1/emails":
+        assert status == 402, reply
+        assert "used 1,000 emails" in reply["detail"]
+    else:
+        assert status == 200, reply
+        assert (reply["accepted"], reply["rejected"]) == (1, 1)
+        assert reply["results"][1]["errors"][0]["type"] == "value_error.quota_exceeded"
+    assert Email.objects.filter(account=account).count() == granted
+    assert UsageEntry.objects.filter(account=account, kind="reserved").count() == granted
+    period.refresh_from_db()
+    assert period.emails_used == period.included_emails - left + 1 + granted == period.included_emails
