@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import AwsConnection
@@ -91,8 +92,11 @@ class PushChannel(Channel):
         return transport().publish(connection, prepared)
 
     def mark_sent(self, sent: Sequence[tuple[Any, str, datetime]]) -> int:
-        moved = super().mark_sent(sent)
-        deliveries_sent([message for message, _, _ in sent])
+        # One transaction with the contacts' timeline events, so a settle tried again after a failure (the engine's
+        # `_settle`) records each delivery's event once.
+        with transaction.atomic():
+            moved = super().mark_sent(sent)
+            deliveries_sent([message for message, _, _ in sent])
         return moved
 
     def hold(self, connection: AwsConnection, until: datetime) -> None:

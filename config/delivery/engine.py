@@ -14,7 +14,9 @@ milliseconds to `sent` in one UPDATE (a commit per message would cost more datab
 
 The one duplicate window: a process dying after the provider accepted a message and before its `sent` UPDATE
 commits. The row stays `sending`, the sweeper re-queues it after SESAME_SENDING_STALE_AFTER seconds, and that
-message goes out twice. The window is at most SETTLE_EVERY plus one UPDATE round trip (about 20 ms).
+message goes out twice. The window is at most SETTLE_EVERY plus one UPDATE round trip (about 20 ms). A settle that
+fails while the process lives (a dropped connection, a deadlock) is tried again for about 15 seconds before its
+rows are left to the sweeper: they went out, and the sweeper would send them again.
 """
 
 import contextlib
@@ -47,6 +49,9 @@ _MAX_BACKOFF_STEPS = 9  # throttling backs a lane off 0.01, 0.02 ... 2.56 second
 # Seconds a sent message may wait for its `sent` UPDATE: at 500/s, 20 ms makes groups of about five per process,
 # which costs the worker and PostgreSQL 0.15 ms less per email than 5 ms did (bench/README.md).
 SETTLE_EVERY = 0.02
+# Pauses between the tries of a settle that failed (about 15 s in all), while its senders' slots stay taken, so a
+# process whose database is failing stops claiming rather than piling up sent messages it cannot record.
+SETTLE_RETRY_PAUSES = (0.1, 0.5, 2.0, 5.0, 8.0)
 STAMP_EVERY = 0.002  # seconds a send's bucket stamp may wait (late is the safe side: see _stamp_loop)
 
 
@@ -249,10 +254,7 @@ class Engine:
                 by_channel.setdefault(job.channel, []).append((job.message, provider_id, sent_at))
             try:
                 for channel, sent in by_channel.items():
-                    channel.mark_sent(sent)
-            except Exception:  # the database went away: the sweeper re-queues these rows (the duplicate window)
-                logger.exception("could not record %d sent messages", len(batch))
-                close_old_connections()
+                    _settle(channel, sent)
             finally:
                 for job, _, _ in batch:
                     self._throttles.pop(job.lane, None)
@@ -334,6 +336,25 @@ class Engine:
             self._throttles[job.lane] = steps
             self.lanes.hold(job.lane, int(5 * 2**steps))
             logger.warning("%s %s on %s; backing off: %s", channel.name, error.kind.value, job.lane, error.reason)
+
+
+def _settle(channel: Channel, sent: list[tuple[Any, str, datetime]]) -> None:
+    """`channel.mark_sent(sent)`, tried again after SETTLE_RETRY_PAUSES when it fails (it moves only rows still
+    `sending`, so a try that half succeeded is safe to repeat). After the last try the rows stay `sending` for the
+    sweeper, which re-queues them: those messages go out twice."""
+    for pause in (*SETTLE_RETRY_PAUSES, None):
+        try:
+            channel.mark_sent(sent)
+            return
+        except Exception:
+            close_old_connections()  # a broken connection is replaced at the next query
+            if pause is None:
+                logger.exception("could not record %d sent %s messages; the sweeper re-queues them", len(sent),
+                                 channel.name)  # fmt: skip
+                return
+            logger.warning("could not record %d sent %s messages; trying again in %s s", len(sent), channel.name,
+                           pause, exc_info=True)  # fmt: skip
+            time.sleep(pause)
 
 
 def _batches(source: "queue.SimpleQueue[Any]", every: float) -> Iterator[list[Any]]:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.db import OperationalError
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -15,6 +16,7 @@ from accounts.models import Account
 from config.delivery.engine import Engine
 from config.delivery.lanes import lanes
 from config.delivery.services import delivery_sweep, delivery_tick
+from emails.channel import email_channel
 from emails.models import Email, EmailEvent, SimulatedMessage
 from emails.services import email_accept
 from tests.emails.factories import email_body, sending_connection
@@ -149,3 +151,25 @@ def test_claimed_emails_go_back_to_the_queue_when_redis_fails_before_their_room_
     assert store.failed
     assert email.status == Email.Status.SENT
     assert email.attempts == 2  # claimed, put back, claimed again: not left `sending` for the sweeper
+
+
+def test_a_settle_that_fails_is_tried_again_so_the_email_is_sent_once_and_not_left_for_the_sweeper(
+    account, monkeypatch, caplog
+):
+    sending_connection(account)
+    email = email_accept(account=account, data=email_body())
+    real, calls = email_channel.mark_sent, []
+
+    def fails_once(sent):
+        calls.append(len(sent))
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(sent)
+
+    monkeypatch.setattr(email_channel, "mark_sent", fails_once)
+    assert Engine().drain(timeout=10)
+    email.refresh_from_db()
+    assert calls == [1, 1]
+    assert (email.status, email.attempts) == (Email.Status.SENT, 1)  # not `sending`, waiting to be sent again
+    assert SimulatedMessage.objects.count() == 1
+    assert "could not record 1 sent email messages; trying again in 0.1 s" in caplog.text

@@ -5,6 +5,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from config.delivery.engine import Engine
@@ -213,3 +214,29 @@ def test_a_segment_fans_out_chunk_by_chunk_once_per_device_skipping_unsubscribed
     assert detail["status"] == "queued" and detail["device_count"] == 4 and detail["priority"] == 80
     assert detail["outcomes"] == {"sent": 4}
     assert len(publishes) == 4
+
+
+def test_a_settle_that_fails_after_the_timeline_write_is_tried_again_and_records_each_delivery_once(
+    api, account, connection, sns, publishes, monkeypatch
+):
+    import push.channel
+
+    real, calls = push.channel.deliveries_sent, []
+
+    def breaks_after_writing(deliveries):
+        real(deliveries)
+        calls.append(len(deliveries))
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(push.channel, "deliveries_sent", breaks_after_writing)
+    app = create_app(api, account, apns_app_body())
+    phone = register(api, account, app["id"], APNS_TOKEN, contact="ada@example.com").json()
+    accepted = _send(api, account, to={"contact": "ada@example.com"}).json()
+    _drain()
+
+    assert len(calls) == 2  # the settle failed once and was tried again
+    assert len(publishes) == 1
+    detail = api(account).get(f"/v1/push/{accepted['id']}").json()
+    assert detail["outcomes"] == {"sent": 1}
+    assert ContactEvent.objects.filter(contact_id=phone["contact"], name="push_sent").count() == 1
