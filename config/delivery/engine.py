@@ -49,8 +49,9 @@ _MAX_BACKOFF_STEPS = 9  # throttling backs a lane off 0.01, 0.02 ... 2.56 second
 # Seconds a sent message may wait for its `sent` UPDATE: at 500/s, 20 ms makes groups of about five per process,
 # which costs the worker and PostgreSQL 0.15 ms less per email than 5 ms did (bench/README.md).
 SETTLE_EVERY = 0.02
-# Pauses between the tries of a settle that failed (about 15 s in all), while its senders' slots stay taken, so a
-# process whose database is failing stops claiming rather than piling up sent messages it cannot record.
+# Pauses between the tries of a settle that failed (about 15 s in all). Its senders' slots stay taken meanwhile, and
+# so do those of the sends that queue behind it, so a process whose database fails soon stops claiming rather than
+# piling up sent messages it cannot record.
 SETTLE_RETRY_PAUSES = (0.1, 0.5, 2.0, 5.0, 8.0)
 STAMP_EVERY = 0.002  # seconds a send's bucket stamp may wait (late is the safe side: see _stamp_loop)
 
