@@ -6,9 +6,11 @@ view doing the least the same work needs (bench/minimal_accept.py), in one gunic
 
 Each round measures Sesame then the minimal view (single: 32 keep-alive connections, one request in flight each;
 batch: 4 connections, 500 emails per call), back to back, so slow drift of the machine hits both alike. Reports
-per round requests/s and client-side p50/p99, then the ratios of the medians (Sesame / minimal) and the load
-average. gunicorn: BENCH_WEB_WORKERS (2) gthread workers of BENCH_WEB_THREADS (16) threads. The generator, gunicorn,
-PostgreSQL and Redis share this machine's cores: the figures include that contention rather than hide it.
+per round requests/s, client-side p50/p99 and the CPU each request cost (`cpu_ms`, milliseconds) in gunicorn,
+PostgreSQL (all its processes, but one that exits mid-round, an autovacuum worker, takes its time with it), Redis
+and this process (the load generator), then the ratios of the medians (Sesame / minimal) and the load average. gunicorn:
+BENCH_WEB_WORKERS (2) gthread workers of BENCH_WEB_THREADS (16) threads. The generator, gunicorn, PostgreSQL and
+Redis share this machine's cores: the figures include that contention rather than hide it.
 Database sesame_bench_accept, Redis db 13.
 """
 
@@ -21,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, bench_environment, free_port, prepare_database, start, stop, wait_http
+from bench.common import PYTHON, bench_environment, cpu_by_process, free_port, prepare_database, start, stop, wait_http
 
 ENV = bench_environment("sesame_bench_accept", 13, SESAME_AWS_MODE="simulator")
 WEB = f"http://127.0.0.1:{(PORT := free_port())}"
@@ -75,19 +77,36 @@ def _body() -> dict:
     }
 
 
-def _measure(path: str, token: str, *, batch: bool) -> dict:
+def _cpu(web_group: int) -> dict[str, dict[int, float]]:
+    return {
+        "gunicorn": cpu_by_process(group=web_group),
+        "postgres": cpu_by_process(command="postgres"),
+        "redis": cpu_by_process(command="redis-server"),
+        "loadgen": cpu_by_process(group=os.getpgrp()),
+    }
+
+
+def _cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+    """Seconds each part used between two readings: processes alive at the second, from 0 if born in between."""
+    return {part: sum(t - before[part].get(pid, 0.0) for pid, t in after[part].items()) for part in after}
+
+
+def _measure(path: str, token: str, *, batch: bool, web_group: int) -> dict:
     from bench.loadgen import run
 
+    before = _cpu(web_group)
     if batch:
         result = run(f"{WEB}{path}", token=token, make_body=lambda: {"emails": [_body() for _ in range(BATCH)]},
                      concurrency=4, seconds=SECONDS)  # fmt: skip
     else:
         result = run(f"{WEB}{path}", token=token, make_body=_body, concurrency=32, seconds=SECONDS)
+    used, requests = _cpu_used(before, _cpu(web_group)), max(1, sum(result.statuses.values()))
     return {
         "per_s": round(result.rate * (BATCH if batch else 1)),
         "p50_ms": round(result.percentile(0.5), 1),
         "p99_ms": round(result.percentile(0.99), 1),
         "statuses": result.statuses,
+        "cpu_ms": {part: round(1000 * seconds / requests, 3) for part, seconds in used.items()},
     }
 
 
@@ -113,12 +132,12 @@ def main() -> None:
     try:
         wait_http(f"{WEB}/healthz")
         for path in ("/v1/emails", "/bench/minimal"):  # warm both up
-            _measure(path, token, batch=False)
+            _measure(path, token, batch=False, web_group=web.pid)
         for _ in range(ROUNDS):
             row = {}
             for name, path, batch in PAIRS:
                 _clear()
-                row[name] = _measure(path, token, batch=batch)
+                row[name] = _measure(path, token, batch=batch, web_group=web.pid)
             rounds.append(row)
             print(json.dumps(row), flush=True)
     finally:
@@ -133,6 +152,11 @@ def main() -> None:
         summary["single_ratio"] = round(median("sesame", "per_s") / median("minimal", "per_s"), 2)
         summary["single_p99_ratio"] = round(median("sesame", "p99_ms") / median("minimal", "p99_ms"), 2)
         summary["sesame_per_s"], summary["minimal_per_s"] = median("sesame", "per_s"), median("minimal", "per_s")
+        for name in ("sesame", "minimal"):
+            summary[f"{name}_cpu_ms"] = {
+                part: round(statistics.median(r[name]["cpu_ms"][part] for r in rounds), 3)
+                for part in rounds[0][name]["cpu_ms"]
+            }
     if "sesame_batch" in rounds[0]:
         summary["batch_ratio"] = round(median("sesame_batch", "per_s") / median("minimal_batch", "per_s"), 2)
         summary["sesame_batch_emails_per_s"] = median("sesame_batch", "per_s")

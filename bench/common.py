@@ -88,7 +88,13 @@ def cpu_seconds(*, group: int | None = None, command: str | None = None) -> floa
     """CPU (user + system) used so far by the live processes of a process group, or by those named `command`
     (e.g. "postgres": every backend and helper of the server), read from /proc. Processes that exit between two
     readings take their time with them: sample ones that live through the measurement."""
-    ticks = 0
+    return sum(cpu_by_process(group=group, command=command).values())
+
+
+def cpu_by_process(*, group: int | None = None, command: str | None = None) -> dict[int, float]:
+    """`cpu_seconds` per process id: subtract two readings pid by pid, and a process that exits in between (an
+    autovacuum worker) cannot make the difference negative."""
+    seconds: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
@@ -97,5 +103,5 @@ def cpu_seconds(*, group: int | None = None, command: str | None = None) -> floa
         name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text[text.rindex(")") + 2 :].split()
         if (group is not None and int(fields[2]) == group) or (command is not None and name == command):
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+            seconds[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import PYTHON, bench_environment, free_port, prepare_database, start, stop, wait_http  # noqa: E402
+from bench.common import PYTHON, bench_environment, cpu_seconds, free_port, prepare_database, start, stop, wait_http  # noqa: E402
 
 ENV = bench_environment("sesame_bench_events", 12, SESAME_AWS_MODE="simulator")
 BIND = f"127.0.0.1:{free_port()}"
@@ -127,19 +127,6 @@ async def _open_loop(url: str, bodies: list[bytes], rate: float) -> tuple[list[f
     return latencies, statuses, time.perf_counter() - start
 
 
-def _cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every process in a process group (gunicorn's master and workers), from /proc."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # fields[2] is the process group id (field 5 of stat)
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def _commit_probe(seconds: float = 3.0, rate: float = 500.0) -> dict:
     """Bare autocommit INSERTs of a 3.5 KB row at the bench's rate: how long the disk makes a commit wait.
     On a shared machine its max is what the webhook's tail follows."""
@@ -231,9 +218,9 @@ def main() -> None:
     try:
         wait_http(f"http://{BIND}/healthz")
         asyncio.run(_open_loop(url, warmup, args.rate))  # connections, certificate cache, DB connections
-        server_cpu, own_cpu = _cpu_seconds(web.pid), time.process_time()
+        server_cpu, own_cpu = cpu_seconds(group=web.pid), time.process_time()
         latencies, statuses, elapsed = asyncio.run(_open_loop(url, bodies, args.rate))
-        server_cpu, own_cpu = _cpu_seconds(web.pid) - server_cpu, time.process_time() - own_cpu
+        server_cpu, own_cpu = cpu_seconds(group=web.pid) - server_cpu, time.process_time() - own_cpu
     finally:
         stop(web)
         os.unlink(pem.name)
