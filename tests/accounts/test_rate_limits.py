@@ -1,8 +1,10 @@
 """The per-plan budget, exercised over real HTTP against a live server and real Redis."""
 
 import json
+import time
 import urllib.error
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -64,3 +66,27 @@ def test_counter_allows_a_burst_of_the_whole_budget_then_refuses(settings, count
     assert [d.allowed for d in decisions] == [True] * 5 + [False] * 2
     assert [d.remaining for d in decisions] == [4, 3, 2, 1, 0, 0, 0]
     assert decisions[-1].retry_after == 60 or 58 <= decisions[-1].retry_after <= 60
+
+
+@pytest.mark.parametrize("counter_kind", ["redis", "local"])
+def test_a_second_that_leaves_the_window_gives_its_requests_back(settings, counter_kind):
+    counter = RedisRateCounter(redis_client(settings.REDIS_URL)) if counter_kind == "redis" else LocalRateCounter()
+    key = f"slide-{uuid.uuid4()}"
+    time.sleep(1.05 - time.time() % 1)  # just after a second starts: the first four hits share it
+    first = int(time.time())
+    assert [counter.hit(key, limit=3, window=2).allowed for _ in range(4)] == [True, True, True, False]
+    time.sleep(first + 1.1 - time.time())
+    assert not counter.hit(key, limit=3, window=2).allowed  # the first second's three are still in the window
+    time.sleep(first + 2.1 - time.time())
+    again = counter.hit(key, limit=3, window=2)
+    assert (again.allowed, again.remaining) == (True, 2)  # the first second left the window, and its three with it
+
+
+def test_a_window_written_before_the_running_total_was_kept_is_counted(settings):
+    client = redis_client(settings.REDIS_URL)
+    key = f"legacy-{uuid.uuid4()}"
+    now = int(client.time()[0])
+    client.hset(f"sesame:rl:{key}", mapping={now - 90: 50, now - 1: 2})  # one second long gone, one in the window
+    decision = RedisRateCounter(client).hit(key, limit=3)
+    assert (decision.allowed, decision.remaining) == (True, 0)
+    assert str(now - 90).encode() not in client.hkeys(f"sesame:rl:{key}")
